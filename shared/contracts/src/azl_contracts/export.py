@@ -1,0 +1,216 @@
+"""Generate the JSON Schema of every message and the AsyncAPI document of the topology.
+
+azl-contracts-export            # write shared/contracts/schemas/
+azl-contracts-export --check    # exit 1 when the committed files differ from the code
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import registry
+from .base import Message, MessageKind
+from .common import REASON_DESCRIPTIONS
+from .topology import (
+    COMMANDS_EXCHANGE,
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    SERVICES,
+    all_queues,
+    consumers_of,
+    exchange_for,
+    messages_for,
+)
+
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "schemas"
+
+
+def message_schema(message: type[Message]) -> dict[str, Any]:
+    schema = message.model_json_schema(mode="validation")
+    schema["$id"] = f"urn:azl:message:{message.message_type()}"
+    schema["x-message-type"] = message.message_type()
+    schema["x-message-kind"] = message.KIND.value
+    if message.KIND in (MessageKind.COMMAND, MessageKind.EVENT, MessageKind.QUERY):
+        schema["x-routing-key"] = message.routing_key()
+        schema["x-exchange"] = "{ns}." + exchange_for(message)
+    roles = getattr(message, "ALLOWED_ROLES", None)
+    if message.KIND is MessageKind.COMMAND and roles is not None:
+        schema["x-allowed-roles"] = sorted(role.value for role in roles)
+    return schema
+
+
+def _message_key(message: type[Message]) -> str:
+    return message.message_type().replace(".", "_").replace("-", "_")
+
+
+def asyncapi_document() -> dict[str, Any]:
+    routed = [m for m in registry if m.KIND is not MessageKind.REPLY]
+    components_messages: dict[str, Any] = {}
+    components_schemas: dict[str, Any] = {}
+    for message in registry:
+        key = _message_key(message)
+        components_schemas[key] = {"$ref": f"./{message.message_type()}.json"}
+        components_messages[key] = {
+            "name": message.message_type(),
+            "title": message.__name__,
+            "summary": (message.__doc__ or "").strip().splitlines()[0] if message.__doc__ else "",
+            "contentType": "application/json",
+            "payload": {"$ref": f"#/components/schemas/{key}"},
+            "headers": {"$ref": "#/components/schemas/MessageHeaders"},
+        }
+    components_schemas["MessageHeaders"] = {
+        "type": "object",
+        "description": "AMQP properties: message_id (UUID, idempotency key), correlation_id, "
+        "type (<name>.v<version>), content_type, timestamp, app_id; header x-causation-id.",
+        "properties": {"x-causation-id": {"type": "string", "format": "uuid"}},
+    }
+
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for message in routed:
+        channel_key = message.routing_key().replace(".", "_").replace("-", "_")
+        exchange = exchange_for(message)
+        channel = channels.setdefault(
+            channel_key,
+            {
+                "address": message.routing_key(),
+                "messages": {},
+                "bindings": {
+                    "amqp": {
+                        "is": "routingKey",
+                        "exchange": {
+                            "name": "{ns}." + exchange,
+                            "type": "topic",
+                            "durable": True,
+                            "autoDelete": False,
+                            "vhost": "/",
+                        },
+                        "bindingVersion": "0.3.0",
+                    }
+                },
+            },
+        )
+        key = _message_key(message)
+        channel["messages"][key] = {"$ref": f"#/components/messages/{key}"}
+        operations[f"publish_{key}"] = {
+            "action": "send",
+            "title": f"{message.owner()} publishes {message.message_type()}",
+            "channel": {"$ref": f"#/channels/{channel_key}"},
+            "messages": [{"$ref": f"#/channels/{channel_key}/messages/{key}"}],
+            "x-publisher": message.owner(),
+        }
+        for queue in consumers_of(message):
+            operations[f"{queue.service}_receives_{key}"] = {
+                "action": "receive",
+                "title": f"{queue.service} consumes from {{ns}}.{queue.name}",
+                "channel": {"$ref": f"#/channels/{channel_key}"},
+                "messages": [{"$ref": f"#/channels/{channel_key}/messages/{key}"}],
+                "bindings": {
+                    "amqp": {
+                        "ack": True,
+                        "bindingVersion": "0.3.0",
+                    }
+                },
+                "x-queue": "{ns}." + queue.name,
+                "x-dead-letter-queue": "{ns}." + queue.dead_letter_queue,
+            }
+
+    queues = {
+        "{ns}." + q.name: {
+            "service": q.service,
+            "type": "quorum",
+            "exchange": "{ns}." + q.exchange,
+            "bindings": list(q.bindings),
+            "deadLetterExchange": "{ns}." + DEAD_LETTER_EXCHANGE,
+            "deadLetterQueue": "{ns}." + q.dead_letter_queue,
+            "messages": [m.message_type() for m in messages_for(q)],
+        }
+        for q in all_queues()
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "AZL Orders",
+            "version": "1.0.0",
+            "description": (
+                "Messaging topology of the AZL Orders platform. `{ns}` is the namespace prefix "
+                "(default `azl`). Commands go to the topic exchange `{ns}.commands` with routing "
+                "key `<service>.<command>`; events to `{ns}.events` with "
+                "`<service>.<aggregate>.<event>`. Every command has one outcome: its events or "
+                "`<service>.command.rejected`; with `reply_to` the same outcome is the RPC reply "
+                "(`command.outcome.v1`)."
+            ),
+            "x-services": list(SERVICES),
+            "x-exchanges": {
+                "{ns}." + COMMANDS_EXCHANGE: "topic",
+                "{ns}." + EVENTS_EXCHANGE: "topic",
+                "{ns}." + DEAD_LETTER_EXCHANGE: "direct",
+            },
+            "x-queues": queues,
+            "x-reason-codes": {code.value: text for code, text in REASON_DESCRIPTIONS.items()},
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": components_messages, "schemas": components_schemas},
+    }
+
+
+def generated_files() -> dict[str, str]:
+    files = {f"{m.message_type()}.json": _dump(message_schema(m)) for m in registry}
+    files["asyncapi.json"] = _dump(asyncapi_document())
+    return files
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    files = generated_files()
+    for stale in out.glob("*.json"):
+        if stale.name not in files:
+            stale.unlink()
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+
+
+def differences(out: Path) -> list[str]:
+    files = generated_files()
+    problems = [
+        f"{name}: {'differs' if (out / name).exists() else 'missing'}"
+        for name, text in files.items()
+        if not (out / name).exists() or (out / name).read_text(encoding="utf-8") != text
+    ]
+    problems += [
+        f"{p.name}: no longer generated" for p in out.glob("*.json") if p.name not in files
+    ]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="fail when the export is stale")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = differences(args.out)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print("contract export is stale: run `uv run azl-contracts-export`", file=sys.stderr)
+            return 1
+        print(f"contract export is current ({len(generated_files())} files)")
+        return 0
+    write(args.out)
+    print(f"wrote {len(generated_files())} files to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

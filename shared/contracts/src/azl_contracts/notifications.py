@@ -1,0 +1,155 @@
+"""Notifications: conversation, notes, preferences, webhooks and inbox (spec §6)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import AnyHttpUrl, AwareDatetime, EmailStr, Field
+
+from .base import Actor, ActorRole, Command, Event
+from .common import Language
+from .orders import CUSTOMER, CUSTOMER_OR_STAFF, STAFF
+
+MAX_BODY = 10_000
+
+
+class Channel(StrEnum):
+    IN_APP = "in_app"
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class NoteVisibility(StrEnum):
+    PRIVATE = "private"
+    CUSTOMER = "customer"
+
+
+class PostMessage(Command):
+    NAME: ClassVar[str] = "notifications.post-message"
+    ALLOWED_ROLES = CUSTOMER_OR_STAFF
+
+    message_id: UUID | None = None
+    order_id: UUID
+    body: str = Field(max_length=MAX_BODY)
+
+
+class AddNote(Command):
+    NAME: ClassVar[str] = "notifications.add-note"
+    ALLOWED_ROLES = STAFF
+
+    note_id: UUID | None = None
+    order_id: UUID
+    body: str = Field(max_length=MAX_BODY)
+    visibility: NoteVisibility
+
+
+class SetPreferences(Command):
+    NAME: ClassVar[str] = "notifications.set-preferences"
+    ALLOWED_ROLES = CUSTOMER
+
+    email: EmailStr | None = None
+    language: Language = Language.VI
+    channels: list[Channel] = Field(default_factory=lambda: [Channel.IN_APP])
+
+
+class SubscribeWebhook(Command):
+    NAME: ClassVar[str] = "notifications.subscribe-webhook"
+    ALLOWED_ROLES = frozenset({ActorRole.STAFF, ActorRole.SYSTEM})
+
+    subscription_id: UUID | None = None
+    url: AnyHttpUrl
+    secret: str = Field(min_length=16, max_length=256)
+    event_types: list[str] = Field(
+        min_length=1, max_length=100, description="Routing-key patterns, e.g. orders.order.#"
+    )
+
+
+class UnsubscribeWebhook(Command):
+    NAME: ClassVar[str] = "notifications.unsubscribe-webhook"
+    ALLOWED_ROLES = frozenset({ActorRole.STAFF, ActorRole.SYSTEM})
+
+    subscription_id: UUID
+
+
+class MarkRead(Command):
+    NAME: ClassVar[str] = "notifications.mark-read"
+    ALLOWED_ROLES = CUSTOMER_OR_STAFF
+
+    notification_ids: list[UUID] = Field(default_factory=list, max_length=500)
+    all: bool = False
+
+
+class NotificationsEvent(Event):
+    occurred_at: AwareDatetime
+
+
+class MessagePosted(NotificationsEvent):
+    NAME: ClassVar[str] = "notifications.message.posted"
+
+    message_id: UUID
+    order_id: UUID
+    customer_id: str
+    author: Actor
+    body: str
+
+
+class NoteAdded(NotificationsEvent):
+    """Only customer-visible notes are published; private notes never leave the service."""
+
+    NAME: ClassVar[str] = "notifications.note.added"
+
+    note_id: UUID
+    order_id: UUID
+    customer_id: str
+    author: Actor
+    body: str
+    visibility: NoteVisibility
+
+
+class PreferencesUpdated(NotificationsEvent):
+    NAME: ClassVar[str] = "notifications.preferences.updated"
+
+    customer_id: str
+    language: Language
+    channels: list[Channel]
+    email_set: bool
+
+
+class NotificationCreated(NotificationsEvent):
+    NAME: ClassVar[str] = "notifications.notification.created"
+
+    notification_id: UUID
+    recipient: str
+    recipient_role: ActorRole
+    order_id: UUID | None = None
+    source_event_id: UUID
+    source_event_type: str
+    template: str
+    channels: list[Channel]
+
+
+class DeliveryFailed(NotificationsEvent):
+    NAME: ClassVar[str] = "notifications.delivery.failed"
+
+    notification_id: UUID | None = None
+    delivery_id: UUID
+    channel: Channel
+    target: str
+    attempts: int
+    last_error: str
+
+
+class WebhookSubscribed(NotificationsEvent):
+    NAME: ClassVar[str] = "notifications.webhook.subscribed"
+
+    subscription_id: UUID
+    url: str
+    event_types: list[str]
+
+
+class WebhookUnsubscribed(NotificationsEvent):
+    NAME: ClassVar[str] = "notifications.webhook.unsubscribed"
+
+    subscription_id: UUID

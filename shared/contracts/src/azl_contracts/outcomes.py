@@ -1,0 +1,84 @@
+"""What a command ends in: the events it caused, or one rejection (spec §2).
+
+The same outcome is sent as the RPC reply when the command has ``reply_to``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .base import Event, Reply
+from .common import ReasonCode
+
+
+class CommandRejected(Event):
+    """``<service>.command.rejected``: the one outcome of a command that changed nothing."""
+
+    command_id: UUID
+    command_type: str
+    reason_code: ReasonCode
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrdersCommandRejected(CommandRejected):
+    NAME: ClassVar[str] = "orders.command.rejected"
+
+
+class FeesCommandRejected(CommandRejected):
+    NAME: ClassVar[str] = "fees.command.rejected"
+
+
+class ComplaintsCommandRejected(CommandRejected):
+    NAME: ClassVar[str] = "complaints.command.rejected"
+
+
+class NotificationsCommandRejected(CommandRejected):
+    NAME: ClassVar[str] = "notifications.command.rejected"
+
+
+REJECTED_EVENTS: dict[str, type[CommandRejected]] = {
+    "orders": OrdersCommandRejected,
+    "fees": FeesCommandRejected,
+    "complaints": ComplaintsCommandRejected,
+    "notifications": NotificationsCommandRejected,
+}
+
+
+class EventRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    routing_key: str
+    message_id: UUID
+
+
+class CommandOutcome(Reply):
+    """The RPC reply to a command: accepted with its events (and a result), or rejected."""
+
+    NAME: ClassVar[str] = "command.outcome"
+
+    status: Literal["accepted", "rejected"]
+    command_id: UUID
+    command_type: str
+    events: list[EventRef] = Field(default_factory=list)
+    result: dict[str, Any] | None = None
+    reason_code: ReasonCode | None = None
+    message: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class QueryFailed(Reply):
+    """The RPC reply to a query that could not be answered."""
+
+    NAME: ClassVar[str] = "query.failed"
+
+    status: Literal["error"] = "error"
+    query_id: str | None = None
+    query_type: str
+    reason_code: ReasonCode
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
