@@ -1,0 +1,76 @@
+"""Sending a message that cannot be processed to its queue's dead-letter queue.
+
+The broker's own dead-lettering (``x-delivery-limit``) adds ``x-death`` but cannot say why.
+For the failures the pipeline recognises, it re-publishes the message unchanged to the
+dead-letter exchange with headers that say why, where from, and after how many attempts,
+then acks the original — after the broker confirmed the copy, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from .envelope import Envelope
+from .publisher import Publisher
+
+REASON_HEADER = "x-azl-dead-letter-reason"
+CODE_HEADER = "x-azl-dead-letter-code"
+ORIGINAL_QUEUE_HEADER = "x-azl-original-queue"
+ORIGINAL_EXCHANGE_HEADER = "x-azl-original-exchange"
+ORIGINAL_ROUTING_KEY_HEADER = "x-azl-original-routing-key"
+ATTEMPTS_HEADER = "x-azl-attempts"
+FAILED_AT_HEADER = "x-azl-failed-at"
+ERROR_HEADER = "x-azl-error"
+SERVICE_HEADER = "x-azl-service"
+REPLAYED_HEADER = "x-azl-replayed"
+
+
+class DeadLetterCode(StrEnum):
+    NOT_JSON = "not_json"
+    SCHEMA_INVALID = "schema_invalid"
+    UNKNOWN_TYPE = "unknown_type"
+    MISSING_MESSAGE_ID = "missing_message_id"
+    BODY_TOO_LARGE = "body_too_large"
+    REDELIVERY_LIMIT = "redelivery_limit"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class DeadLetters:
+    def __init__(self, publisher: Publisher, *, exchange: str, service: str) -> None:
+        self._publisher = publisher
+        self._exchange = exchange
+        self._service = service
+
+    async def send(
+        self,
+        envelope: Envelope,
+        *,
+        code: DeadLetterCode,
+        reason: str,
+        attempts: int = 1,
+        error: str | None = None,
+    ) -> None:
+        headers: dict[str, Any] = {
+            **envelope.headers,
+            CODE_HEADER: code.value,
+            REASON_HEADER: reason[:2000],
+            ORIGINAL_QUEUE_HEADER: envelope.queue,
+            ORIGINAL_EXCHANGE_HEADER: envelope.exchange,
+            ORIGINAL_ROUTING_KEY_HEADER: envelope.routing_key,
+            ATTEMPTS_HEADER: attempts,
+            FAILED_AT_HEADER: datetime.now(UTC).isoformat(),
+            SERVICE_HEADER: self._service,
+        }
+        if error:
+            headers[ERROR_HEADER] = error[:2000]
+        properties = {k: v for k, v in envelope.properties.items() if v is not None}
+        await self._publisher.publish_raw(
+            envelope.body,
+            exchange=self._exchange,
+            routing_key=envelope.queue,
+            properties=properties,
+            headers=headers,
+        )

@@ -1,0 +1,87 @@
+"""Which failures are worth another attempt, how many, and how long to wait between them."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import exc as sa_exc
+
+from .errors import ConcurrencyConflict, RetryLater
+
+# SQLSTATE classes and codes that clear up by themselves: connection problems, server
+# shutting down or overloaded, serialization failures and deadlocks.
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "58")
+_CONFLICT_SQLSTATES = {"40001", "40P01", "23505"}
+
+
+class FailureKind(StrEnum):
+    CONFLICT = "conflict"
+    TRANSIENT = "transient"
+    UNEXPECTED = "unexpected"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+    conflict_max_attempts: int = 50
+    unexpected_max_attempts: int = 3
+
+    def classify(self, error: BaseException) -> FailureKind:
+        if isinstance(error, ConcurrencyConflict):
+            return FailureKind.CONFLICT
+        sqlstate = _sqlstate(error)
+        if sqlstate in _CONFLICT_SQLSTATES:
+            return FailureKind.CONFLICT
+        if sqlstate is not None and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
+            return FailureKind.TRANSIENT
+        if isinstance(error, RetryLater | TimeoutError | OSError | asyncio.TimeoutError):
+            return FailureKind.TRANSIENT
+        if isinstance(error, sa_exc.DBAPIError) and (
+            error.connection_invalidated
+            or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+        ):
+            return FailureKind.TRANSIENT
+        if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+            return FailureKind.TRANSIENT
+        if _caused_by_connection_error(error):
+            return FailureKind.TRANSIENT
+        return FailureKind.UNEXPECTED
+
+    def limit(self, kind: FailureKind) -> int:
+        return {
+            FailureKind.CONFLICT: self.conflict_max_attempts,
+            FailureKind.TRANSIENT: self.max_attempts,
+            FailureKind.UNEXPECTED: self.unexpected_max_attempts,
+        }[kind]
+
+    def delay(self, kind: FailureKind, attempt: int) -> float:
+        """Exponential backoff with full jitter; conflicts retry almost at once."""
+        if kind is FailureKind.CONFLICT:
+            return random.uniform(0.001, min(0.05, 0.002 * attempt))
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    current: BaseException | None = error
+    while current is not None:
+        for candidate in (current, getattr(current, "orig", None)):
+            code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if isinstance(code, str):
+                return code
+        current = current.__cause__
+    return None
+
+
+def _caused_by_connection_error(error: BaseException) -> bool:
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, OSError | ConnectionError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

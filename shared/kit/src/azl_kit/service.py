@@ -1,0 +1,276 @@
+"""The service app factory: everything a service runs, built from its settings.
+
+A service describes itself once (``ServiceDefinition``: settings, handlers, unit of work,
+migrations, HTTP routers, background jobs); ``build_app`` turns that into a FastAPI app
+whose lifespan creates and migrates the database, connects to RabbitMQ, declares the
+topology, starts one consumer per queue and the outbox relay, and on shutdown stops taking
+messages, lets in-flight ones finish (or go back to the queue), and flushes the outbox.
+Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from azl_contracts.export import asyncapi_document
+from azl_contracts.topology import queues_of
+
+from . import outbox, outgoing
+from .db import create_engine, ensure_database, migrate
+from .dead_letters import DeadLetters
+from .flow import FlowContext
+from .handlers import Handlers
+from .logging import configure_logging, get_logger
+from .metrics import Metrics
+from .outbox import OutboxRelay
+from .pipeline import MessagePipeline, UnitOfWorkFactory
+from .publisher import Publisher
+from .retry import RetryPolicy
+from .settings import ServiceSettings
+from .topology import Topology
+from .uow import UnitOfWork
+
+log = get_logger(__name__)
+
+BackgroundJob = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceDefinition:
+    settings: ServiceSettings
+    handlers: Handlers[Any]
+    migrations: Path
+    uow_factory: UnitOfWorkFactory = UnitOfWork
+    routers: Sequence[APIRouter] = ()
+    background: Sequence[BackgroundJob] = ()
+    title: str = ""
+    description: str = ""
+
+
+@dataclass
+class ServiceRuntime:
+    """What a running service holds; reachable from HTTP routes as ``app.state.runtime``."""
+
+    definition: ServiceDefinition
+    metrics: Metrics = field(default_factory=Metrics)
+    engine: AsyncEngine | None = None
+    broker: RabbitBroker | None = None
+    relay: OutboxRelay | None = None
+    ready: bool = False
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> ServiceSettings:
+        return self.definition.settings
+
+    @property
+    def topology(self) -> Topology:
+        return Topology(self.settings.namespace, self.settings.broker_delivery_limit)
+
+    def database(self) -> AsyncEngine:
+        if self.engine is None:
+            raise RuntimeError("the service is not started")
+        return self.engine
+
+    def new_unit_of_work(
+        self, conn: AsyncConnection, flow: FlowContext | None = None
+    ) -> UnitOfWork:
+        """For work not caused by a message (schedulers): a flow of its own."""
+        return self.definition.uow_factory(conn, flow or FlowContext.new())
+
+    async def commit_events(self, conn: AsyncConnection, uow: UnitOfWork) -> None:
+        """Store what ``uow`` collected in the outbox (within ``conn``'s transaction)."""
+        await uow.flush()
+        messages = [
+            outgoing.routed(e, namespace=self.settings.namespace, flow=uow.flow)
+            for e in uow.collect_events()
+        ]
+        await outbox.store(conn, messages)
+
+    def notify_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.notify()
+
+    async def start(self) -> None:
+        settings = self.settings
+        missing = self.definition.handlers.uncovered(settings.service, commands=False)
+        if missing:
+            raise RuntimeError(f"{settings.service} has no handler for {', '.join(missing)}")
+        url = settings.effective_database_url
+        if settings.create_database:
+            await ensure_database(url)
+        self.engine = create_engine(url, pool_size=settings.db_pool_size)
+        await migrate(self.engine, self.definition.migrations)
+
+        self.broker = RabbitBroker(
+            settings.amqp_url.get_secret_value(),
+            app_id=settings.service,
+            graceful_timeout=settings.graceful_timeout,
+            logger=logging.getLogger("faststream"),
+            log_level=logging.DEBUG,
+            reconnect_interval=1.0,
+        )
+        topology = self.topology
+        publisher = Publisher(self.broker, topology.exchanges())
+        self.relay = OutboxRelay(
+            self.engine,
+            publisher,
+            self.metrics,
+            batch_size=settings.outbox_batch_size,
+            poll_interval=settings.outbox_poll_interval,
+        )
+        dead_letters = DeadLetters(
+            publisher, exchange=topology.dead_letters.name, service=settings.service
+        )
+        retry = RetryPolicy(
+            max_attempts=settings.retry_max_attempts,
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.retry_max_delay,
+            conflict_max_attempts=settings.conflict_max_attempts,
+            unexpected_max_attempts=settings.unexpected_max_attempts,
+        )
+        specs = queues_of(settings.service)
+        channels = {spec.name: Channel(prefetch_count=settings.prefetch) for spec in specs}
+        for spec in specs:
+            pipeline = MessagePipeline(
+                service=settings.service,
+                namespace=settings.namespace,
+                queue=spec,
+                handlers=self.definition.handlers,
+                uow_factory=self.definition.uow_factory,
+                engine=self.engine,
+                publisher=publisher,
+                relay=self.relay,
+                dead_letters=dead_letters,
+                retry=retry,
+                metrics=self.metrics,
+                max_message_bytes=settings.max_message_bytes,
+                redelivery_limit=settings.redelivery_limit,
+            )
+            self.broker.subscriber(
+                topology.queue(spec),
+                channel=channels[spec.name],
+                ack_policy=AckPolicy.MANUAL,
+                decoder=_raw_body,
+                no_reply=True,
+                title=topology.name(spec.name),
+            )(_consumer(pipeline))
+
+        await self.broker.connect()
+        await topology.declare(self.broker, specs, channels)
+        await self.broker.start()
+        self.relay.start()
+        for job in self.definition.background:
+            self._tasks.append(asyncio.create_task(job(self), name=getattr(job, "__name__", "job")))
+        self.ready = True
+        log.info("service started", queues=[topology.name(s.name) for s in specs])
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.broker is not None:
+            await self.broker.stop()  # stops consuming, waits for in-flight messages
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+        log.info("service stopped")
+
+    async def is_ready(self) -> tuple[bool, dict[str, str]]:
+        checks: dict[str, str] = {}
+        checks["started"] = "ok" if self.ready else "starting"
+        broker_ok = self.broker is not None and await self.broker.ping(timeout=1.0)
+        checks["broker"] = "ok" if broker_ok else "unreachable"
+        try:
+            async with self.database().connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2.0)
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"unreachable: {type(error).__name__}"
+        return all(v == "ok" for v in checks.values()), checks
+
+
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    """Hand the body to the pipeline undecoded; it decides what is poison."""
+    return message.body
+
+
+def _consumer(pipeline: MessagePipeline) -> Callable[[RabbitMessage], Awaitable[None]]:
+    async def consume(message: RabbitMessage) -> None:
+        await pipeline(message)
+
+    return consume
+
+
+def build_app(definition: ServiceDefinition) -> FastAPI:
+    settings = definition.settings
+    runtime = ServiceRuntime(definition)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service, settings.log_level)
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=definition.title or f"AZL {settings.service}",
+        description=definition.description,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.include_router(operations_router())
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def operations_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        """Started, connected to RabbitMQ and PostgreSQL."""
+        ready, checks = await request.app.state.runtime.is_ready()
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        registry = request.app.state.runtime.metrics.registry
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/asyncapi.json")
+    async def asyncapi() -> dict[str, Any]:
+        """The AsyncAPI document of the whole platform's topology."""
+        return asyncapi_document()
+
+    return router

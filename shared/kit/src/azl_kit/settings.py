@@ -1,0 +1,92 @@
+"""Typed settings read from the environment (``AZL_*``), one class per service.
+
+Unsafe defaults (guest broker credentials, the development JWT secret) are refused outside
+development and test.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "azl-development-secret-change-me-0123456789"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AZL_", extra="ignore")
+
+    SERVICE: ClassVar[str] = ""
+    DEFAULT_HTTP_PORT: ClassVar[int] = 8000
+
+    env: Environment = Environment.DEVELOPMENT
+    namespace: str = Field(default="azl", pattern=r"^[a-z][a-z0-9_-]{0,30}$")
+
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    postgres_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432")
+    database_prefix: str = Field(default="azl_", pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    database_url: SecretStr | None = Field(
+        default=None, description="This service's database; derived from postgres_url if unset."
+    )
+    create_database: bool = True
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+
+    log_level: str = "INFO"
+    prefetch: int = Field(default=32, ge=1, le=1000)
+    retry_max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_base_delay: float = Field(default=0.2, gt=0)
+    retry_max_delay: float = Field(default=10.0, gt=0)
+    conflict_max_attempts: int = Field(default=50, ge=1)
+    unexpected_max_attempts: int = Field(default=3, ge=1)
+    redelivery_limit: int = Field(
+        default=10, ge=1, description="Dead-letter a message redelivered this often (crash loop)."
+    )
+    broker_delivery_limit: int = Field(default=20, ge=1)
+    max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    outbox_poll_interval: float = Field(default=1.0, gt=0)
+    outbox_batch_size: int = Field(default=200, ge=1)
+    graceful_timeout: float = Field(default=20.0, gt=0)
+
+    @property
+    def service(self) -> str:
+        return self.SERVICE
+
+    @property
+    def port(self) -> int:
+        return self.DEFAULT_HTTP_PORT if self.http_port is None else self.http_port
+
+    @property
+    def database_name(self) -> str:
+        return f"{self.database_prefix}{self.SERVICE}"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        server = self.postgres_url.get_secret_value().rstrip("/")
+        return f"{server}/{self.database_name}"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Self:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            problems.append("AZL_JWT_SECRET is the development default")
+        if "guest:guest@" in self.amqp_url.get_secret_value():
+            problems.append("AZL_AMQP_URL uses the guest account")
+        if problems:
+            raise ValueError("unsafe settings for production: " + "; ".join(problems))
+        return self
