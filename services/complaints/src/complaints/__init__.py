@@ -1,0 +1,1 @@
+"""The complaints service: claims, disputes and refund requests (spec §5)."""

@@ -1,0 +1,31 @@
+"""The one wiring place of the complaints service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from azl_kit.service import ServiceDefinition, build_app
+from azl_kit.settings import ServiceSettings
+
+from . import api
+from .handlers import build_handlers
+from .settings import ComplaintsSettings
+from .storage import ComplaintsUnitOfWork
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    return build_app(
+        ServiceDefinition(
+            settings=settings or ComplaintsSettings(),
+            handlers=build_handlers(),
+            uow_factory=ComplaintsUnitOfWork,
+            migrations=MIGRATIONS,
+            routers=[api.router],
+            title="AZL complaints",
+            description="Complaints: claims, disputes and refund requests.",
+        )
+    )

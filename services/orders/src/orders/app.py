@@ -1,0 +1,35 @@
+"""The one wiring place of the orders service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from azl_kit.service import ServiceDefinition, build_app
+from azl_kit.settings import ServiceSettings
+
+from . import api
+from .handlers import build_handlers
+from .scheduler import auto_complete_loop
+from .settings import OrdersSettings
+from .storage import OrdersUnitOfWork
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or OrdersSettings()
+    assert isinstance(settings, OrdersSettings)
+    return build_app(
+        ServiceDefinition(
+            settings=settings,
+            handlers=build_handlers(deposit_ratio=settings.deposit_ratio),
+            uow_factory=OrdersUnitOfWork,
+            migrations=MIGRATIONS,
+            routers=[api.router],
+            background=[auto_complete_loop],
+            title="AZL orders",
+            description="Orders: every state transition of an order, and the order read API.",
+        )
+    )

@@ -1,0 +1,318 @@
+"""Orders tables, the order repository (optimistic version check) and the unit of work.
+
+An order is stored as one row: the columns the read API filters and sorts on, plus a JSONB
+document with the rest of the aggregate (items, services, address, deposits, packages,
+history). The row is the consistency boundary, so a command reads and writes one row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    Uuid,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from azl_contracts import Actor
+from azl_contracts import orders as contract
+from azl_contracts.common import (
+    DeliveryAddress,
+    ItemStatus,
+    OrderStatus,
+    PaymentStatus,
+    ServiceCode,
+    Website,
+)
+from azl_kit.errors import ConcurrencyConflict
+from azl_kit.flow import FlowContext
+from azl_kit.tables import messaging_tables
+from azl_kit.uow import Clock, UnitOfWork, utc_now
+
+from .domain import HistoryEntry, Item, Order, Payment
+
+metadata = MetaData()
+messaging_tables(metadata)
+
+orders_table = Table(
+    "orders",
+    metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("code", Text, nullable=False, unique=True),
+    Column("customer_id", Text, nullable=False),
+    Column("website", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("payment_status", Text, nullable=False),
+    Column("goods_total_vnd", Numeric(18, 0), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("document", JSONB, nullable=False),
+    Index("orders_updated", text("updated_at DESC"), "order_id"),
+    Index("orders_customer_updated", "customer_id", text("updated_at DESC")),
+    Index("orders_status", "status"),
+    Index("orders_code_prefix", text("code text_pattern_ops")),
+    Index(
+        "orders_delivered_due",
+        "delivered_at",
+        postgresql_where=text("status = 'delivered'"),
+    ),
+)
+
+ledgers_table = Table(
+    "order_ledgers",
+    metadata,
+    Column("order_id", Uuid, primary_key=True),
+    Column("ledger_version", Integer, nullable=False),
+    Column("snapshot", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+complaints_table = Table(
+    "order_complaints",
+    metadata,
+    Column("complaint_id", Uuid, primary_key=True),
+    Column("order_id", Uuid, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("summary", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("order_complaints_order_id", "order_id"),
+)
+
+
+# --- (de)serialisation of the aggregate ------------------------------------------------
+
+
+def _actor(data: dict[str, Any]) -> Actor:
+    return Actor.model_validate(data)
+
+
+def to_document(order: Order) -> dict[str, Any]:
+    return {
+        "exchange_rate": str(order.exchange_rate),
+        "deposit_ratio": str(order.deposit_ratio),
+        "items": [
+            {
+                "item_id": str(i.item_id),
+                "product_url": i.product_url,
+                "title": i.title,
+                "variant": i.variant,
+                "quantity": i.quantity,
+                "unit_price_cny": str(i.unit_price_cny),
+                "status": i.status.value,
+                "pending_quantity": i.pending_quantity,
+                "pending_unit_price_cny": None
+                if i.pending_unit_price_cny is None
+                else str(i.pending_unit_price_cny),
+            }
+            for i in order.items
+        ],
+        "services": [s.value for s in order.services],
+        "delivery_address": order.delivery_address.model_dump(mode="json"),
+        "deposits": [
+            {"payment_id": p.payment_id, "amount_vnd": str(p.amount_vnd), "at": p.at.isoformat()}
+            for p in order.deposits
+        ],
+        "packages": [p.model_dump(mode="json") for p in order.packages],
+        "history": [
+            {
+                "from_status": None if h.from_status is None else h.from_status.value,
+                "to_status": h.to_status.value,
+                "actor": h.actor.model_dump(mode="json"),
+                "reason": h.reason,
+                "at": h.at.isoformat(),
+            }
+            for h in order.history
+        ],
+        "balance_due_vnd": None if order.balance_due_vnd is None else str(order.balance_due_vnd),
+    }
+
+
+def from_row(row: Any) -> Order:
+    doc = row.document
+    return Order(
+        order_id=row.order_id,
+        code=row.code,
+        customer_id=row.customer_id,
+        website=Website(row.website),
+        exchange_rate=Decimal(doc["exchange_rate"]),
+        items=[
+            Item(
+                item_id=UUID(i["item_id"]),
+                product_url=i["product_url"],
+                title=i["title"],
+                variant=i["variant"],
+                quantity=i["quantity"],
+                unit_price_cny=Decimal(i["unit_price_cny"]),
+                status=ItemStatus(i["status"]),
+                pending_quantity=i["pending_quantity"],
+                pending_unit_price_cny=None
+                if i["pending_unit_price_cny"] is None
+                else Decimal(i["pending_unit_price_cny"]),
+            )
+            for i in doc["items"]
+        ],
+        services=[ServiceCode(s) for s in doc["services"]],
+        delivery_address=DeliveryAddress.model_validate(doc["delivery_address"]),
+        deposit_ratio=Decimal(doc["deposit_ratio"]),
+        status=OrderStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+        deposits=[
+            Payment(p["payment_id"], Decimal(p["amount_vnd"]), datetime.fromisoformat(p["at"]))
+            for p in doc["deposits"]
+        ],
+        packages=[contract.Package.model_validate(p) for p in doc["packages"]],
+        history=[
+            HistoryEntry(
+                from_status=None if h["from_status"] is None else OrderStatus(h["from_status"]),
+                to_status=OrderStatus(h["to_status"]),
+                actor=_actor(h["actor"]),
+                reason=h["reason"],
+                at=datetime.fromisoformat(h["at"]),
+            )
+            for h in doc["history"]
+        ],
+        payment_status=PaymentStatus(row.payment_status),
+        balance_due_vnd=None if doc["balance_due_vnd"] is None else Decimal(doc["balance_due_vnd"]),
+        delivered_at=row.delivered_at,
+    )
+
+
+def _columns(order: Order) -> dict[str, Any]:
+    return {
+        "code": order.code,
+        "customer_id": order.customer_id,
+        "website": order.website.value,
+        "status": order.status.value,
+        "payment_status": order.payment_status.value,
+        "goods_total_vnd": order.goods_total_vnd,
+        "version": order.version,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "delivered_at": order.delivered_at,
+        "document": to_document(order),
+    }
+
+
+# --- repository and unit of work -------------------------------------------------------
+
+
+class OrderRepository:
+    def __init__(self, conn: AsyncConnection, uow: UnitOfWork) -> None:
+        self._conn = conn
+        self._uow = uow
+        self._new: list[Order] = []
+        self._loaded: list[Order] = []
+
+    async def get(self, order_id: UUID) -> Order | None:
+        query = select(orders_table).where(orders_table.c.order_id == order_id)
+        row = (await self._conn.execute(query)).first()
+        if row is None:
+            return None
+        order = from_row(row)
+        self._loaded.append(order)
+        self._uow.track(order)
+        return order
+
+    async def exists(self, order_id: UUID) -> bool:
+        query = select(orders_table.c.order_id).where(orders_table.c.order_id == order_id)
+        return (await self._conn.execute(query)).first() is not None
+
+    def add(self, order: Order) -> None:
+        self._new.append(order)
+        self._uow.track(order)
+
+    async def flush(self) -> None:
+        """Write new and changed orders; a changed version underneath is a conflict."""
+        for order in self._new:
+            await self._conn.execute(
+                insert(orders_table).values(order_id=order.order_id, **_columns(order))
+            )
+        for order in self._loaded:
+            if not order.changed:
+                continue
+            result = await self._conn.execute(
+                update(orders_table)
+                .where(
+                    orders_table.c.order_id == order.order_id,
+                    orders_table.c.version == order.version - 1,
+                )
+                .values(**_columns(order))
+            )
+            if result.rowcount != 1:
+                raise ConcurrencyConflict(f"order {order.order_id} changed underneath")
+        self._new.clear()
+        self._loaded.clear()
+
+
+class OrdersUnitOfWork(UnitOfWork):
+    def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
+        super().__init__(connection, flow, clock)
+        self.orders = OrderRepository(connection, self)
+
+    async def flush(self) -> None:
+        await self.orders.flush()
+
+    async def save_ledger(
+        self, order_id: UUID, ledger_version: int, snapshot: dict[str, Any]
+    ) -> bool:
+        """Keep the newest ledger snapshot; False when a newer one is already stored."""
+        statement = (
+            pg_insert(ledgers_table)
+            .values(
+                order_id=order_id,
+                ledger_version=ledger_version,
+                snapshot=snapshot,
+                updated_at=self.now(),
+            )
+            .on_conflict_do_update(
+                index_elements=["order_id"],
+                set_={
+                    "ledger_version": ledger_version,
+                    "snapshot": snapshot,
+                    "updated_at": self.now(),
+                },
+                where=ledgers_table.c.ledger_version < ledger_version,
+            )
+            .returning(ledgers_table.c.order_id)
+        )
+        return (await self.connection.execute(statement)).first() is not None
+
+    async def save_complaint(self, values: dict[str, Any]) -> None:
+        statement = pg_insert(complaints_table).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["complaint_id"],
+            set_={
+                "status": statement.excluded.status,
+                "type": func.coalesce(
+                    func.nullif(statement.excluded.type, ""), complaints_table.c.type
+                ),
+                "summary": complaints_table.c.summary.op("||")(statement.excluded.summary),
+                "updated_at": statement.excluded.updated_at,
+            },
+            where=complaints_table.c.updated_at <= statement.excluded.updated_at,
+        )
+        await self.connection.execute(statement)
