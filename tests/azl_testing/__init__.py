@@ -1,0 +1,1 @@
+"""Test support: real RabbitMQ and PostgreSQL, service processes, a bus client, tokens."""

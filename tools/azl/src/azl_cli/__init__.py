@@ -1,0 +1,1 @@
+"""The AZL operator CLI."""

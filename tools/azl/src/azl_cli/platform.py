@@ -1,0 +1,101 @@
+"""Run the whole platform locally as processes: migrations and the four services.
+
+Each service migrates its own database on start (creating it if needed); this starts them,
+waits until each answers ``/readyz``, prints where everything is, and on Ctrl-C stops them
+all gracefully (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+
+SERVICES = {"orders": 8001, "fees": 8002, "notifications": 8003, "complaints": 8004}
+
+
+@dataclass
+class Running:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+def _ready(port: int, host: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/readyz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def start(env: dict[str, str], host: str = "127.0.0.1") -> list[Running]:
+    running = []
+    for name, default_port in SERVICES.items():
+        port = int(env.get(f"AZL_{name.upper()}_HTTP_PORT", default_port))
+        service_env = {**env, "AZL_HTTP_PORT": str(port), "AZL_HTTP_HOST": host}
+        process = subprocess.Popen([sys.executable, "-m", name], env=service_env)
+        running.append(Running(name, port, process))
+    return running
+
+
+def wait_ready(running: list[Running], host: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(running)
+    while pending:
+        for service in list(pending):
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
+            if _ready(service.port, host):
+                pending.remove(service)
+        if time.monotonic() > deadline:
+            raise TimeoutError("not ready: " + ", ".join(s.name for s in pending))
+        time.sleep(0.3)
+
+
+def stop(running: list[Running], grace: float = 25.0) -> int:
+    for service in running:
+        if service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    worst = 0
+    for service in running:
+        try:
+            code = service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            service.process.kill()
+            code = service.process.wait()
+        worst = worst or code
+    return worst
+
+
+def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
+    env = dict(os.environ)
+    running = start(env, host)
+    try:
+        wait_ready(running, host, ready_timeout)
+        namespace = env.get("AZL_NAMESPACE", "azl")
+        print(f"\nAZL Orders is running (namespace {namespace!r}); Ctrl-C stops it.\n", flush=True)
+        for service in running:
+            base = f"http://{host}:{service.port}"
+            print(
+                f"  {service.name:<14} API {base}/docs   AsyncAPI {base}/asyncapi.json   "
+                f"metrics {base}/metrics",
+                flush=True,
+            )
+        print(flush=True)
+        while all(s.process.poll() is None for s in running):
+            time.sleep(0.5)
+        dead = [s.name for s in running if s.process.poll() is not None]
+        print(f"stopping: {', '.join(dead)} exited", file=sys.stderr, flush=True)
+        return stop(running) or 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return stop(running)
+    except BaseException:
+        stop(running)
+        raise
