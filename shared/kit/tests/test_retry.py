@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from sqlalchemy import exc as sa_exc
 
@@ -31,7 +29,7 @@ def _dbapi(orig: Exception, cls: type[sa_exc.DBAPIError] = sa_exc.DBAPIError) ->
         (_dbapi(_PgError("57P01")), FailureKind.TRANSIENT),
         (_dbapi(ConnectionRefusedError(), sa_exc.OperationalError), FailureKind.TRANSIENT),
         (ConnectionRefusedError(), FailureKind.TRANSIENT),
-        (asyncio.TimeoutError(), FailureKind.TRANSIENT),
+        (TimeoutError(), FailureKind.TRANSIENT),
         (RetryLater("not yet"), FailureKind.TRANSIENT),
         (_dbapi(_PgError("22P02")), FailureKind.UNEXPECTED),
         (KeyError("bug"), FailureKind.UNEXPECTED),

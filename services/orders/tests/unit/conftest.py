@@ -62,7 +62,7 @@ def settled(order: Order) -> Order:
 
 def order_in(status: OrderStatus, **overrides: Any) -> Order:
     """An order brought to ``status`` through the domain's own methods."""
-    S = OrderStatus
+    S = OrderStatus  # noqa: N806 - the spec's own shorthand
     order = new_order(**overrides)
     if status is S.AWAITING_DEPOSIT:
         return order
