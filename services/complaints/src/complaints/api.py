@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from azl_kit.auth import CurrentPrincipal
+from azl_kit.http import DbConnection
 
 from .storage import order_states_table
 
 router = APIRouter(tags=["complaints"])
 
 
-async def connection(request: Request) -> Any:
-    async with request.app.state.runtime.database().connect() as conn:
-        yield conn
-
-
-Connection = Annotated[AsyncConnection, Depends(connection)]
-
-
 @router.get("/order-states/{order_id}")
 async def order_state(
-    principal: CurrentPrincipal, conn: Connection, order_id: UUID
+    principal: CurrentPrincipal, conn: DbConnection, order_id: UUID
 ) -> dict[str, Any]:
     """What complaints knows of an order, from orders and fees events (scoped like orders)."""
     row = (

@@ -4,29 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from azl_kit.auth import CurrentPrincipal
+from azl_kit.http import DbConnection
 
 from .storage import inbox_row, notifications_table
 
 router = APIRouter(prefix="/notifications", tags=["inbox"])
 
 
-async def connection(request: Request) -> Any:
-    async with request.app.state.runtime.database().connect() as conn:
-        yield conn
-
-
-Connection = Annotated[AsyncConnection, Depends(connection)]
-
-
 @router.get("")
 async def inbox(
     principal: CurrentPrincipal,
-    conn: Connection,
+    conn: DbConnection,
     unread_only: bool = False,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,

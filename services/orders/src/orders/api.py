@@ -7,26 +7,19 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from azl_contracts.common import Language, OrderStatus, PaymentStatus, Website
 from azl_kit.auth import CurrentPrincipal, Principal
+from azl_kit.http import DbConnection
 
 from .domain import LISTED_TO_CUSTOMER, Order
 from .storage import complaints_table, from_row, ledgers_table, orders_table
 
 router = APIRouter(prefix="/orders", tags=["orders"])
-
-
-async def connection(request: Request) -> Any:
-    async with request.app.state.runtime.database().connect() as conn:
-        yield conn
-
-
-Connection = Annotated[AsyncConnection, Depends(connection)]
 
 
 class StatusLabel(BaseModel):
@@ -150,7 +143,7 @@ async def status_counts(
 @router.get("", response_model=OrderPage)
 async def list_orders(
     principal: CurrentPrincipal,
-    conn: Connection,
+    conn: DbConnection,
     filters: Filters,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -184,7 +177,7 @@ async def load_visible(conn: AsyncConnection, principal: Principal, order_id: UU
 
 @router.get("/{order_id}")
 async def get_order(
-    principal: CurrentPrincipal, conn: Connection, order_id: UUID
+    principal: CurrentPrincipal, conn: DbConnection, order_id: UUID
 ) -> dict[str, Any]:
     """The order's tabs: info, history, transactions, packages, complaints."""
     order = await load_visible(conn, principal, order_id)

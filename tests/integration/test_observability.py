@@ -1,0 +1,52 @@
+"""One flow is traceable: its correlation id is on every log line it causes, in every service."""
+
+from __future__ import annotations
+
+import json
+from uuid import uuid4
+
+from azl_testing import builders
+from azl_testing.bus import Bus
+
+from .conftest import Platform
+
+
+async def test_a_commands_correlation_id_is_in_the_logs_of_every_service_it_reaches(
+    bus: Bus, platform: Platform
+) -> None:
+    customer = builders.customer()
+    correlation = f"trace-{uuid4()}"
+    command = builders.place_order(customer)
+    message_id = await bus.send(command, correlation_id=correlation)
+    placed = await bus.wait_for("orders.order.placed", lambda e: e.correlation_id == correlation)
+    assert placed[0].causation_id == message_id
+    order_id = placed[0].json["order_id"]
+
+    deposit_id = await bus.emit(
+        builders.deposit(order_id, int(placed[0].json["required_deposit_vnd"])),
+        correlation_id=correlation,
+    )
+    await bus.wait_for(
+        "notifications.notification.created", lambda e: e.correlation_id == correlation
+    )
+    await bus.wait_for("fees.fee.charged", lambda e: e.correlation_id == correlation)
+    await bus.settle(quiet=0.5)
+
+    for name, process in platform.services.items():
+        lines = [json.loads(line) for line in process.log_lines() if correlation in line]
+        assert lines, f"{name} logged nothing for the flow"
+        assert all(line["correlation_id"] == correlation for line in lines)
+        assert all(line["service"] == name for line in lines)
+    orders_lines = [
+        json.loads(line) for line in platform.services["orders"].log_lines() if correlation in line
+    ]
+    assert {line.get("message_id") for line in orders_lines} >= {message_id, deposit_id}
+
+
+async def test_metrics_count_handled_messages(bus: Bus, platform: Platform) -> None:
+    await bus.request(builders.place_order(builders.customer()))
+    async with platform.http("orders") as http:
+        metrics = (await http.get("/metrics")).text
+    assert 'azl_messages_handled_total{message_type="orders.place-order.v1"' in metrics
+    assert "azl_outbox_published_total" in metrics
+    assert "process_resident_memory_bytes" in metrics
