@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 from azl_contracts import Command, Event, Message
 from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, exchange_for
@@ -58,6 +59,7 @@ class Bus:
     def __init__(self, infra: Infra) -> None:
         self.infra = infra
         self.events: list[Received] = []
+        self.on_event: Callable[[Received], Awaitable[None]] | None = None
         self._replies: dict[str, asyncio.Future[Received]] = {}
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
 
@@ -82,7 +84,26 @@ class Bus:
             await self._connection.close()
 
     async def _record(self, message: AbstractIncomingMessage) -> None:
-        self.events.append(Received.of(message))
+        received = Received.of(message)
+        self.events.append(received)
+        if self.on_event is not None:
+            await self.on_event(received)
+
+    async def republish(self, event: Received, **extra_headers: Any) -> None:
+        """The same event again, as a broker redelivery or a relay crash would produce it."""
+        await self._events.publish(
+            aio_pika.Message(
+                event.body,
+                message_id=event.message_id,
+                correlation_id=event.correlation_id,
+                type=event.type,
+                headers={**event.headers, **extra_headers},
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                app_id=event.app_id,
+            ),
+            routing_key=event.routing_key,
+        )
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self._replies.pop(message.correlation_id or "", None)
@@ -105,7 +126,8 @@ class Bus:
         content_type: str | None = "application/json",
     ) -> str:
         message_id = message_id if message_id is not None else str(uuid4())
-        target = self._commands if exchange == COMMANDS_EXCHANGE else self._events
+        targets = {COMMANDS_EXCHANGE: self._commands, EVENTS_EXCHANGE: self._events}
+        target = targets.get(exchange, self._channel.default_exchange)  # "": straight to a queue
         await target.publish(
             aio_pika.Message(
                 body,
@@ -237,7 +259,10 @@ class Bus:
         """Take every message out of one of this run's queues (e.g. a DLQ)."""
         assert self._connection is not None
         channel = await self._connection.channel()
-        queue = await channel.get_queue(self.infra.name(relative_queue), ensure=True)
+        try:
+            queue = await channel.get_queue(self.infra.name(relative_queue), ensure=True)
+        except ChannelNotFoundEntity:
+            return []  # never declared: its service did not run
         taken: list[Received] = []
         deadline = time.monotonic() + wait
         while True:

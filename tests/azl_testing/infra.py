@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import aio_pika
 import asyncpg
-from aiormq.exceptions import ChannelNotFoundEntity
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 from azl_contracts.topology import (
     COMMANDS_EXCHANGE,

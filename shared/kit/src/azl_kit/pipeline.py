@@ -150,7 +150,7 @@ class MessagePipeline:
                 log.exception("message could not be settled; returning it to the queue")
                 await _nack(message)
                 return
-            await message.ack()
+            await _ack(message)
             self._metrics.handler_seconds.labels(self._queue_name).observe(
                 time.perf_counter() - started
             )
@@ -453,6 +453,15 @@ def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(json.dumps(details, default=str))
     return loaded
+
+
+async def _ack(message: RabbitMessage) -> None:
+    try:
+        await message.ack()
+    except Exception as error:
+        # The connection dropped after the outcome was committed: the broker redelivers the
+        # message and the inbox recognises it, so nothing is done twice.
+        log.warning("ack failed; the message will be redelivered", error=repr(error))
 
 
 async def _nack(message: RabbitMessage) -> None:

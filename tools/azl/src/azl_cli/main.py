@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import typer
 
-from . import platform
+from . import dlq, platform
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+AmqpUrl = typer.Option(
+    "amqp://guest:guest@127.0.0.1:5672/", "--amqp-url", envvar="AZL_AMQP_URL", help="RabbitMQ"
+)
+Namespace = typer.Option("azl", "--namespace", envvar="AZL_NAMESPACE", help="Namespace prefix")
+QueueOption = typer.Option(None, "--queue", "-q", help="One queue, e.g. orders.commands")
 
 
 @app.command()
@@ -17,6 +28,68 @@ def run(
     """Run the whole platform (migrations and the four services) against the configured
     RabbitMQ and PostgreSQL (AZL_AMQP_URL, AZL_POSTGRES_URL; local defaults)."""
     raise typer.Exit(platform.run(host=host, ready_timeout=ready_timeout))
+
+
+@dlq_app.command("list")
+def dlq_list(
+    amqp_url: str = AmqpUrl,
+    namespace: str = Namespace,
+    queue: str | None = QueueOption,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Every dead-lettered message with its reason and the queue it came from."""
+    letters = asyncio.run(dlq.list_dead_letters(amqp_url, namespace, queue))
+    if as_json:
+        for letter in letters:
+            typer.echo(json.dumps(letter.__dict__, ensure_ascii=False))
+        return
+    if not letters:
+        typer.echo("no dead-lettered messages")
+        return
+    for letter in letters:
+        typer.echo(
+            f"{letter.message_id}  {letter.message_type or '-'}  from {letter.origin_queue}\n"
+            f"    {letter.code}: {letter.reason}\n"
+            f"    failed at {letter.failed_at or '?'}, attempts {letter.attempts or '?'}, "
+            f"{letter.size} bytes"
+        )
+    typer.echo(f"{len(letters)} dead-lettered message(s)")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    amqp_url: str = AmqpUrl,
+    namespace: str = Namespace,
+    queue: str | None = QueueOption,
+    message_id: str | None = typer.Option(None, "--message-id", "-m", help="Only this message"),
+    replay_all: bool = typer.Option(False, "--all", help="Every message (of --queue, or all)"),
+) -> None:
+    """Send dead-lettered messages back to the queue they came from, unchanged."""
+    if (message_id is None) == (not replay_all):
+        raise typer.BadParameter("give --message-id or --all")
+    replayed = asyncio.run(dlq.replay(amqp_url, namespace, queue=queue, message_id=message_id))
+    for letter in replayed:
+        typer.echo(f"replayed {letter.message_id} ({letter.message_type}) to {letter.origin_queue}")
+    if message_id is not None and not replayed:
+        typer.echo(f"no dead-lettered message {message_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(replayed)} message(s) replayed")
+
+
+@dlq_app.command("purge")
+def dlq_purge(
+    amqp_url: str = AmqpUrl,
+    namespace: str = Namespace,
+    queue: str | None = QueueOption,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation"),
+) -> None:
+    """Delete dead-lettered messages for good (asks first)."""
+
+    def confirm(count: int) -> bool:
+        return yes or typer.confirm(f"Delete {count} dead-lettered message(s) for good?")
+
+    purged = asyncio.run(dlq.purge(amqp_url, namespace, queue=queue, confirm=confirm))
+    typer.echo(f"{purged} message(s) purged")
 
 
 @app.command()

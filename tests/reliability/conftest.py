@@ -1,0 +1,66 @@
+"""Each fault test gets the platform in a namespace of its own, reachable through proxies the
+test controls, and adds one line to the summary table printed at the end of the run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import pytest_asyncio
+from azl_testing.bus import Bus
+from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.proxy import Proxy
+
+from .faults import FaultPlatform
+from .report import RESULTS
+
+
+@pytest.fixture
+def fault_infra(infra: Infra) -> Iterator[Infra]:
+    """The same servers as the run, but a namespace (and databases) of this test's own."""
+    own = replace(infra, namespace=new_namespace())
+    try:
+        yield own
+    finally:
+        asyncio.run(remove_everything(own))
+        remaining = asyncio.run(leftovers(own))
+        assert not remaining, f"left behind: {remaining}"
+
+
+def _proxy_for(url: str) -> Proxy:
+    parts = urlsplit(url)
+    return Proxy(parts.hostname or "127.0.0.1", parts.port or 0).start()
+
+
+@pytest.fixture
+def platform(fault_infra: Infra, tmp_path: Path) -> Iterator[FaultPlatform]:
+    amqp = _proxy_for(fault_infra.amqp_url)
+    database = _proxy_for(fault_infra.admin_database_url)
+    running = FaultPlatform(fault_infra, tmp_path, amqp, database)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+        amqp.close()
+        database.close()
+
+
+@pytest_asyncio.fixture
+async def bus(fault_infra: Infra) -> AsyncIterator[Bus]:
+    client = await Bus(fault_infra).connect()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not RESULTS:
+        return
+    terminalreporter.section("reliability: faults injected into the running platform")
+    for line in RESULTS:
+        terminalreporter.write_line(line)

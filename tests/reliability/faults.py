@@ -1,0 +1,126 @@
+"""Running the services for fault tests, and counting what became of each command."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from azl_testing.bus import Bus, Received
+from azl_testing.infra import Infra
+from azl_testing.processes import ServiceProcess
+from azl_testing.proxy import Proxy
+
+from azl_contracts.topology import all_queues
+
+from .report import Tally
+
+SERVICES = ("orders", "fees", "notifications", "complaints")
+
+# Short retry delays so outages are retried within seconds, as in production but faster.
+FAST_RETRIES = {
+    "AZL_RETRY_BASE_DELAY": "0.1",
+    "AZL_RETRY_MAX_DELAY": "2",
+    "AZL_OUTBOX_POLL_INTERVAL": "0.5",
+}
+
+
+@dataclass
+class FaultPlatform:
+    infra: Infra
+    log_dir: Path
+    amqp: Proxy
+    database: Proxy
+    processes: list[ServiceProcess] = field(default_factory=list)
+
+    def start(
+        self, service: str, *, env: dict[str, str] | None = None, wait: bool = True
+    ) -> ServiceProcess:
+        """A service process whose broker and database connections go through the proxies."""
+        process = ServiceProcess(
+            service,
+            self.infra,
+            self.log_dir,
+            extra_env={
+                "AZL_AMQP_URL": self.amqp.url_for(self.infra.amqp_url),
+                "AZL_POSTGRES_URL": self.database.url_for(self.infra.postgres_server_url),
+                **FAST_RETRIES,
+                **(env or {}),
+            },
+        ).start()
+        self.processes.append(process)
+        if wait:
+            process.wait_ready()
+        return process
+
+    def start_all(self, env: dict[str, str] | None = None) -> dict[str, ServiceProcess]:
+        started = {name: self.start(name, env=env, wait=False) for name in SERVICES}
+        for process in started.values():
+            process.wait_ready()
+        return started
+
+    def restart(self, process: ServiceProcess) -> ServiceProcess:
+        process.start()
+        return process.wait_ready()
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+
+def distinct(events: Iterable[Received]) -> list[Received]:
+    """One per message id: a message published twice (a relay crash between confirm and
+    delete) is one message, which consumers' inboxes take once."""
+    seen: dict[str | None, Received] = {}
+    for event in events:
+        seen.setdefault(event.message_id, event)
+    return list(seen.values())
+
+
+def tally_commands(bus: Bus, command_ids: list[str], success_type: str, dlq: int = 0) -> Tally:
+    """Each command's outcome: the distinct ``success_type`` events it caused, or its rejection."""
+    caused: dict[str, set[str | None]] = defaultdict(set)
+    for event in distinct(bus.seen(success_type)):
+        if event.causation_id is not None:
+            caused[event.causation_id].add(event.message_id)
+    for event in distinct(bus.seen("orders.command.rejected")):
+        caused[event.json["command_id"]].add(event.message_id)
+    lost = sum(1 for c in command_ids if not caused.get(c))
+    duplicated = sum(1 for c in command_ids if len(caused.get(c, ())) > 1)
+    return Tally(
+        sent=len(command_ids),
+        outcomes=len(command_ids) - lost,
+        lost=lost,
+        duplicated=duplicated,
+        dlq=dlq,
+    )
+
+
+def per_order(bus: Bus, event_type: str, order_ids: Iterable[str]) -> dict[str, int]:
+    """How many distinct ``event_type`` events each order has."""
+    counts = dict.fromkeys(order_ids, 0)
+    for event in distinct(bus.seen(event_type)):
+        order_id = event.json.get("order_id")
+        if order_id in counts:
+            counts[order_id] += 1
+    return counts
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(step)
+    return True
+
+
+async def dead_letter_count(bus: Bus) -> int:
+    """Messages in this namespace's dead-letter queues (taken out to count them)."""
+    total = 0
+    for spec in all_queues():
+        total += len(await bus.drain_queue(spec.dead_letter_queue, wait=0, expect=0))
+    return total

@@ -1,0 +1,134 @@
+"""Faults 4 and 5: the broker, then the database, unreachable for a few seconds."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from azl_testing import builders, flows
+from azl_testing.bus import Bus
+
+from azl_contracts import orders as o
+from azl_contracts.common import OrderStatus
+
+from .faults import FaultPlatform, dead_letter_count, per_order, tally_commands, wait_until
+from .report import report
+
+N = 500
+S = OrderStatus
+
+
+def _place_orders(n: int) -> list[tuple[o.PlaceOrder, str]]:
+    customer = builders.customer()
+    return [(builders.place_order(customer), str(uuid4())) for _ in range(n)]
+
+
+async def _publish(bus: Bus, commands: list[tuple[o.PlaceOrder, str]], rate: float | None) -> None:
+    for command, message_id in commands:
+        await bus.send(command, message_id=message_id)
+        if rate:
+            await asyncio.sleep(1 / rate)
+
+
+async def test_broker_connection_cut_and_restored(platform: FaultPlatform, bus: Bus) -> None:
+    """Commands in flight when the connection drops are redelivered after the services
+    reconnect by themselves; what the services commit while the broker is away (here the
+    scheduler completing delivered orders) waits in the outbox and is published after."""
+    auto_complete_seconds = 4.0
+    services = platform.start_all(
+        env={
+            "AZL_AUTO_COMPLETE_DAYS": str(auto_complete_seconds / 86400),
+            "AZL_AUTO_COMPLETE_INTERVAL_SECONDS": "0.3",
+        }
+    )
+    delivered = await asyncio.gather(*(flows.drive_to(bus, S.DELIVERED) for _ in range(20)))
+    commands = _place_orders(N)
+    ids = [message_id for _, message_id in commands]
+    publishing = asyncio.create_task(_publish(bus, commands, rate=None))
+    await bus.wait_for("orders.order.placed", count=50, timeout=30)
+
+    cut_at = datetime.now(UTC)
+    platform.amqp.cut()
+    await asyncio.sleep(auto_complete_seconds + 2)
+    platform.amqp.restore()
+    restored_at = datetime.now(UTC)
+    await publishing
+    await wait_until(lambda: tally_commands(bus, ids, "orders.order.placed").lost == 0, 90)
+    delivered_ids = {str(order.order_id) for order in delivered}
+    await wait_until(
+        lambda: all(
+            n == 1 for n in per_order(bus, "orders.order.completed", delivered_ids).values()
+        ),
+        30,
+    )
+
+    tally = tally_commands(bus, ids, "orders.order.placed", dlq=await dead_letter_count(bus))
+    completed = per_order(bus, "orders.order.completed", delivered_ids)
+    committed_during_cut = sum(
+        1
+        for e in bus.seen("orders.order.completed")
+        if cut_at <= datetime.fromisoformat(e.json["occurred_at"]) < restored_at
+    )
+    report("broker-cut-6s", tally, f"completed_while_cut={committed_during_cut}/20")
+    assert tally.lost == tally.duplicated == tally.dlq == 0
+    assert sorted(completed.values()) == [1] * 20
+    assert committed_during_cut > 0, "nothing was committed while the broker was away"
+    for process in services.values():
+        assert process.process is not None
+        assert process.process.poll() is None  # still running: reconnected by itself
+
+
+async def test_database_unreachable_for_a_few_seconds(platform: FaultPlatform, bus: Bus) -> None:
+    platform.start_all()
+    commands = _place_orders(N)
+    ids = [message_id for _, message_id in commands]
+    publishing = asyncio.create_task(_publish(bus, commands, rate=150))
+    await bus.wait_for("orders.order.placed", count=100, timeout=30)
+    platform.database.cut()
+    await asyncio.sleep(3)
+    platform.database.restore()
+    await publishing
+    await wait_until(lambda: tally_commands(bus, ids, "orders.order.placed").lost == 0, 90)
+
+    tally = tally_commands(bus, ids, "orders.order.placed", dlq=await dead_letter_count(bus))
+    report("database-cut-3s", tally)
+    assert tally.lost == tally.duplicated == tally.dlq == 0
+
+
+async def test_outage_longer_than_the_retry_policy_dead_letters_then_replays(
+    platform: FaultPlatform, bus: Bus
+) -> None:
+    """Past the retry policy a message goes to the DLQ (not lost, not looping); once the
+    database is back, the operator CLI replays it and it is processed once."""
+    from azl_cli import dlq as cli
+
+    short_policy = {
+        "AZL_RETRY_MAX_ATTEMPTS": "3",
+        "AZL_RETRY_BASE_DELAY": "0.1",
+        "AZL_RETRY_MAX_DELAY": "0.3",
+    }
+    platform.start("orders", env=short_policy)
+    commands = _place_orders(40)
+    ids = [message_id for _, message_id in commands]
+    platform.database.cut()
+    await _publish(bus, commands, rate=None)
+    letters: list[cli.DeadLetter] = []
+    for _ in range(60):  # until the retries of every message have run out
+        letters = await cli.list_dead_letters(
+            bus.infra.amqp_url, bus.infra.namespace, "orders.commands"
+        )
+        if len(letters) >= len(commands):
+            break
+        await asyncio.sleep(0.25)
+    platform.database.restore()
+    replayed = await cli.replay(
+        bus.infra.amqp_url, bus.infra.namespace, queue="orders.commands", message_id=None
+    )
+    await wait_until(lambda: tally_commands(bus, ids, "orders.order.placed").lost == 0, 60)
+    tally = tally_commands(bus, ids, "orders.order.placed", dlq=len(letters))
+    report("database-cut-beyond-retries", tally, f"replayed={len(replayed)}")
+    assert {letter.code for letter in letters} == {"retries_exhausted"}
+    assert all(letter.attempts == 3 for letter in letters)
+    assert len(letters) == len(replayed) == 40
+    assert tally.lost == tally.duplicated == 0

@@ -1,0 +1,205 @@
+"""Dead-letter queues: list what is there and why, replay messages to where they came from,
+purge. Works on any namespace; needs only the broker.
+
+Listing takes every message of a DLQ without acknowledging it and closes the channel, so
+the broker puts them all back. Replaying publishes the message unchanged (same message id,
+type, correlation id) to its original queue through the default exchange — only that
+queue's consumer sees it again, and its inbox makes a second replay change nothing — and
+acks the dead-lettered copy only after the broker confirmed the replayed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import ChannelNotFoundEntity
+
+from azl_contracts.topology import all_queues
+
+DEAD_LETTER_HEADERS = (
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+)
+REPLAYED_HEADER = "x-azl-replayed"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    dlq: str
+    message_id: str | None
+    message_type: str | None
+    correlation_id: str | None
+    origin_queue: str
+    code: str
+    reason: str
+    failed_at: str
+    attempts: int | None
+    size: int
+
+    @classmethod
+    def of(cls, dlq: str, message: AbstractIncomingMessage) -> DeadLetter:
+        headers = dict(message.headers or {})
+        origin, code, reason = _why(dlq, headers)
+        attempts = headers.get("x-azl-attempts")
+        return cls(
+            dlq=dlq,
+            message_id=message.message_id,
+            message_type=message.type,
+            correlation_id=message.correlation_id,
+            origin_queue=origin,
+            code=code,
+            reason=reason,
+            failed_at=str(headers.get("x-azl-failed-at", "")),
+            attempts=attempts if isinstance(attempts, int) else None,
+            size=len(message.body),
+        )
+
+
+def _why(dlq: str, headers: dict[str, Any]) -> tuple[str, str, str]:
+    """From the pipeline's headers, or else from the broker's own ``x-death``."""
+    if "x-azl-dead-letter-code" in headers:
+        return (
+            str(headers.get("x-azl-original-queue", dlq.removesuffix(".dlq"))),
+            str(headers["x-azl-dead-letter-code"]),
+            str(headers.get("x-azl-dead-letter-reason", "")),
+        )
+    deaths = headers.get("x-death") or []
+    if deaths and isinstance(deaths[0], dict):
+        death = deaths[0]
+        return (
+            str(death.get("queue", dlq.removesuffix(".dlq"))),
+            f"broker:{death.get('reason', '?')}",
+            f"dead-lettered by the broker ({death.get('reason')}) after "
+            f"{death.get('count', '?')} deliveries",
+        )
+    return dlq.removesuffix(".dlq"), "unknown", "no dead-letter headers"
+
+
+def dead_letter_queues(namespace: str, queue: str | None = None) -> list[str]:
+    names = [f"{namespace}.{spec.dead_letter_queue}" for spec in all_queues()]
+    if queue is None:
+        return names
+    wanted = queue if queue.startswith(f"{namespace}.") else f"{namespace}.{queue}"
+    if not wanted.endswith(".dlq"):
+        wanted += ".dlq"
+    if wanted not in names:
+        raise ValueError(f"{wanted} is not a dead-letter queue of namespace {namespace!r}")
+    return [wanted]
+
+
+@dataclass
+class _Session:
+    connection: aio_pika.abc.AbstractConnection
+    channel: AbstractChannel
+
+    async def existing(self, names: list[str]) -> list[tuple[str, AbstractQueue]]:
+        """The dead-letter queues that exist (a service never started has declared none)."""
+        found = []
+        for name in names:
+            probe = await self.connection.channel()
+            try:
+                await probe.declare_queue(name, passive=True)
+            except ChannelNotFoundEntity:
+                continue
+            finally:
+                if not probe.is_closed:
+                    await probe.close()
+            found.append((name, await self.channel.declare_queue(name, passive=True)))
+        return found
+
+
+@asynccontextmanager
+async def _session(amqp_url: str) -> AsyncIterator[_Session]:
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        yield _Session(connection, channel)
+    finally:
+        await connection.close()
+
+
+async def _take_all(queue: AbstractQueue) -> list[AbstractIncomingMessage]:
+    """Every message now in the queue, unacknowledged: unless acked, they return to it
+    when the channel closes."""
+    taken: list[AbstractIncomingMessage] = []
+    while (message := await queue.get(no_ack=False, fail=False, timeout=5)) is not None:
+        taken.append(message)
+    return taken
+
+
+async def list_dead_letters(
+    amqp_url: str, namespace: str, queue: str | None = None
+) -> list[DeadLetter]:
+    found: list[DeadLetter] = []
+    async with _session(amqp_url) as session:
+        for name, dlq in await session.existing(dead_letter_queues(namespace, queue)):
+            found += [DeadLetter.of(name, m) for m in await _take_all(dlq)]
+    return found
+
+
+async def replay(
+    amqp_url: str,
+    namespace: str,
+    *,
+    queue: str | None = None,
+    message_id: str | None = None,
+) -> list[DeadLetter]:
+    """Replay one message (by id) or all of them; returns what was replayed."""
+    replayed: list[DeadLetter] = []
+    async with _session(amqp_url) as session:
+        for name, dlq in await session.existing(dead_letter_queues(namespace, queue)):
+            for message in await _take_all(dlq):
+                if message_id is not None and message.message_id != message_id:
+                    continue
+                letter = DeadLetter.of(name, message)
+                await session.channel.default_exchange.publish(
+                    _as_original(message), routing_key=letter.origin_queue
+                )
+                await message.ack()
+                replayed.append(letter)
+    return replayed
+
+
+async def purge(
+    amqp_url: str, namespace: str, *, queue: str | None = None, confirm: Callable[[int], bool]
+) -> int:
+    async with _session(amqp_url) as session:
+        queues = await session.existing(dead_letter_queues(namespace, queue))
+        total = sum(q.declaration_result.message_count or 0 for _, q in queues)
+        if total == 0 or not confirm(total):
+            return 0
+        for _, dlq in queues:
+            await dlq.purge()
+        return total
+
+
+def _as_original(message: AbstractIncomingMessage) -> aio_pika.Message:
+    headers = {
+        key: value
+        for key, value in (message.headers or {}).items()
+        if key not in DEAD_LETTER_HEADERS and not key.startswith("x-azl-")
+    }
+    previous = (message.headers or {}).get(REPLAYED_HEADER, 0)
+    headers[REPLAYED_HEADER] = (previous if isinstance(previous, int) else 0) + 1
+    return aio_pika.Message(
+        message.body,
+        headers=headers,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        type=message.type,
+        reply_to=message.reply_to,
+        content_type=message.content_type,
+        timestamp=message.timestamp,
+        app_id=message.app_id,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+    )
