@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
-from azl_testing.infra import Infra, InfrastructureUnavailable, leftovers, provide
+from azl_testing.infra import (
+    Infra,
+    InfrastructureUnavailable,
+    leftovers,
+    new_namespace,
+    provide,
+    remove_everything,
+)
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +31,15 @@ def infra() -> Iterator[Infra]:
         provider.__exit__(None, None, None)
         remaining = asyncio.run(leftovers(value))
         assert not remaining, f"the test run left behind: {remaining}"
+
+
+@pytest.fixture
+def fresh_infra(infra: Infra) -> Iterator[Infra]:
+    """The same servers as the run, but a namespace (and databases) of this test's own."""
+    own = replace(infra, namespace=new_namespace())
+    try:
+        yield own
+    finally:
+        asyncio.run(remove_everything(own))
+        remaining = asyncio.run(leftovers(own))
+        assert not remaining, f"left behind: {remaining}"

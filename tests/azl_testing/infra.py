@@ -16,9 +16,13 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shlex
+import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -46,6 +50,32 @@ class Infra:
     admin_database_url: str  # plain libpq URL of the server's maintenance database
     namespace: str
     source: str
+    rabbitmq_container: Any = None  # testcontainers' container, when it started one
+
+    def rabbitmqctl(self, *args: str, stdin: bytes | None = None) -> str:
+        """Run rabbitmqctl against the test broker: inside its container, or locally."""
+        if self.rabbitmq_container is not None:
+            command = ["rabbitmqctl", *args]
+            if stdin is not None:
+                command = [
+                    "sh",
+                    "-c",
+                    f"echo {shlex.quote(stdin.decode())} | rabbitmqctl "
+                    + " ".join(map(shlex.quote, args)),
+                ]
+            code, output = self.rabbitmq_container.exec(command)
+            if code != 0:
+                raise RuntimeError(f"rabbitmqctl {args}: {output.decode(errors='replace')}")
+            return str(output.decode(errors="replace"))
+        if shutil.which("rabbitmqctl") is None:
+            raise InfrastructureUnavailable(
+                "this test manages broker users with rabbitmqctl: run it on the broker's host "
+                "or let testcontainers start the broker"
+            )
+        result = subprocess.run(
+            ["rabbitmqctl", *args], input=stdin, capture_output=True, check=True, timeout=120
+        )
+        return result.stdout.decode(errors="replace")
 
     @property
     def database_prefix(self) -> str:
@@ -120,7 +150,7 @@ def provide() -> Iterator[Infra]:
             f"{rabbit.get_exposed_port(rabbit.port)}/"
         )
         admin_url = postgres.get_connection_url().replace(f"/{postgres.dbname}", "/postgres")
-        infra = Infra(amqp_url, admin_url, namespace, "testcontainers")
+        infra = Infra(amqp_url, admin_url, namespace, "testcontainers", rabbit)
         with _cleaned_up(infra):
             yield infra
 

@@ -3,16 +3,14 @@ test controls, and adds one line to the summary table printed at the end of the 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra
 from azl_testing.proxy import Proxy
 
 from .faults import FaultPlatform
@@ -20,15 +18,8 @@ from .report import RESULTS
 
 
 @pytest.fixture
-def fault_infra(infra: Infra) -> Iterator[Infra]:
-    """The same servers as the run, but a namespace (and databases) of this test's own."""
-    own = replace(infra, namespace=new_namespace())
-    try:
-        yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        remaining = asyncio.run(leftovers(own))
-        assert not remaining, f"left behind: {remaining}"
+def fault_infra(fresh_infra: Infra) -> Infra:
+    return fresh_infra
 
 
 def _proxy_for(url: str) -> Proxy:

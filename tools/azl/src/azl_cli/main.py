@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from pathlib import Path
 
 import typer
 
-from . import dlq, platform
+from . import definitions, dlq, platform
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
@@ -90,6 +92,35 @@ def dlq_purge(
 
     purged = asyncio.run(dlq.purge(amqp_url, namespace, queue=queue, confirm=confirm))
     typer.echo(f"{purged} message(s) purged")
+
+
+@app.command("broker-definitions")
+def broker_definitions(
+    namespace: str = Namespace,
+    out: Path | None = typer.Option(None, help="Write here instead of printing"),
+    check: bool = typer.Option(False, help="Fail if --out differs from what would be generated"),
+    from_env: bool = typer.Option(
+        False, help="Passwords from AZL_<ROLE>_AMQP_PASSWORD (e.g. AZL_ORDERS_AMQP_PASSWORD)"
+    ),
+) -> None:
+    """RabbitMQ definitions with one least-privilege user per service (and payments, client
+    and admin users), generated from the topology."""
+    passwords = definitions.development_passwords()
+    if from_env:
+        passwords = {
+            role: os.environ[f"AZL_{role.upper()}_AMQP_PASSWORD"] for role in definitions.ROLES
+        }
+    text = definitions.render(namespace, passwords)
+    if out is None:
+        typer.echo(text, nl=False)
+    elif check:
+        if not out.exists() or out.read_text() != text:
+            typer.echo(f"{out} is stale: run `azl broker-definitions --out {out}`", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{out} is current")
+    else:
+        out.write_text(text)
+        typer.echo(f"wrote {out}")
 
 
 @app.command()

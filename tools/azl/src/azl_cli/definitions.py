@@ -1,0 +1,163 @@
+"""RabbitMQ definitions for a namespace: one user per service with least privilege.
+
+Generated from the topology in the contracts, never written by hand. Each service may
+declare only the exchanges and its own queues, consume only its own queues, bind only the
+routing keys its queues bind, and publish only its own events (topic permissions on the
+events exchange) plus replies and dead letters. The payments system may publish only
+``payments.*`` events; a client (storefront, staff tools, CLI) may publish commands and use
+its own server-named reply queues; the administrator may do everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from typing import Any
+
+from azl_contracts.topology import (
+    COMMANDS_EXCHANGE,
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    SERVICES,
+    queues_of,
+)
+
+NOTHING = "^$"
+ROLES = (*SERVICES, "payments", "client", "admin")
+
+
+def user_name(namespace: str, role: str) -> str:
+    return f"{namespace}-{role}"
+
+
+def password_hash(user: str, password: str) -> str:
+    """RabbitMQ's salted SHA-256 scheme; the salt is derived from the user name so that the
+    file generated from the same passwords is the same (it is committed and checked)."""
+    salt = hashlib.sha256(f"azl:{user}".encode()).digest()[:4]
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def _any_of(*names: str) -> str:
+    return "^(" + "|".join(names) + ")$"
+
+
+def _exchange(namespace: str, relative: str) -> str:
+    return re.escape(f"{namespace}.{relative}")
+
+
+def service_permissions(namespace: str, service: str) -> dict[str, str]:
+    own_queues = re.escape(f"{namespace}.{service}.") + ".*"
+    exchanges = [
+        _exchange(namespace, e) for e in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE)
+    ]
+    return {
+        "configure": _any_of(*exchanges, own_queues),
+        "write": _any_of(
+            _exchange(namespace, EVENTS_EXCHANGE),
+            _exchange(namespace, DEAD_LETTER_EXCHANGE),
+            own_queues,  # queue.bind needs write on the queue
+            "amq\\.default",  # RPC replies
+        ),
+        "read": _any_of(*exchanges, own_queues),  # queue.bind needs read on the exchange
+    }
+
+
+def service_topic_permissions(namespace: str, service: str) -> list[dict[str, str]]:
+    bound = {
+        exchange: sorted(
+            {b for q in queues_of(service) if q.exchange == exchange for b in q.bindings}
+        )
+        for exchange in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE)
+    }
+    return [
+        {
+            "exchange": f"{namespace}.{EVENTS_EXCHANGE}",
+            "write": f"^{re.escape(service)}\\.",
+            "read": _any_of(*(re.escape(b) for b in bound[EVENTS_EXCHANGE]))
+            if bound[EVENTS_EXCHANGE]
+            else NOTHING,
+        },
+        {
+            "exchange": f"{namespace}.{COMMANDS_EXCHANGE}",
+            "write": NOTHING,
+            "read": _any_of(*(re.escape(b) for b in bound[COMMANDS_EXCHANGE])),
+        },
+    ]
+
+
+def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
+    """The definitions document; ``passwords`` maps each role of ``ROLES`` to its password."""
+    missing = set(ROLES) - set(passwords)
+    if missing:
+        raise ValueError(f"no password for {sorted(missing)}")
+    users, permissions, topic_permissions = [], [], []
+    for role in ROLES:
+        name = user_name(namespace, role)
+        users.append(
+            {
+                "name": name,
+                "password_hash": password_hash(name, passwords[role]),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": ["administrator"] if role == "admin" else [],
+            }
+        )
+        permissions.append({"user": name, "vhost": "/", **_permissions(namespace, role)})
+        topic_permissions += [
+            {"user": name, "vhost": "/", **t} for t in _topic_permissions(namespace, role)
+        ]
+    return {
+        "rabbitmq_version": "3.13",
+        "users": users,
+        "vhosts": [{"name": "/"}],
+        "permissions": permissions,
+        "topic_permissions": topic_permissions,
+    }
+
+
+def _permissions(namespace: str, role: str) -> dict[str, str]:
+    if role in SERVICES:
+        return service_permissions(namespace, role)
+    if role == "payments":
+        return {
+            "configure": NOTHING,
+            "write": _any_of(_exchange(namespace, EVENTS_EXCHANGE)),
+            "read": NOTHING,
+        }
+    if role == "client":
+        reply_queues = "amq\\.gen-.*"
+        return {
+            "configure": _any_of(reply_queues),
+            "write": _any_of(_exchange(namespace, COMMANDS_EXCHANGE)),
+            "read": _any_of(reply_queues),
+        }
+    return {"configure": ".*", "write": ".*", "read": ".*"}
+
+
+def _topic_permissions(namespace: str, role: str) -> list[dict[str, str]]:
+    if role in SERVICES:
+        return service_topic_permissions(namespace, role)
+    if role == "payments":
+        return [
+            {"exchange": f"{namespace}.{EVENTS_EXCHANGE}", "write": "^payments\\.", "read": NOTHING}
+        ]
+    if role == "client":
+        services = "|".join(SERVICES)
+        return [
+            {
+                "exchange": f"{namespace}.{COMMANDS_EXCHANGE}",
+                "write": f"^({services})\\.",
+                "read": NOTHING,
+            }
+        ]
+    return []
+
+
+def development_passwords() -> dict[str, str]:
+    """The passwords ``deploy/compose.yaml`` uses unless told otherwise (not for production)."""
+    return {role: f"{role}-dev-password" for role in ROLES}
+
+
+def render(namespace: str, passwords: dict[str, str]) -> str:
+    return json.dumps(definitions(namespace, passwords), indent=2, sort_keys=True) + "\n"
