@@ -21,11 +21,11 @@ from .logging import get_logger
 log = get_logger(__name__)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_timeout=10,
     )

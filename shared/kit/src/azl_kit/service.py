@@ -116,7 +116,9 @@ class ServiceRuntime:
         url = settings.effective_database_url
         if settings.create_database:
             await ensure_database(url)
-        self.engine = create_engine(url, pool_size=settings.db_pool_size)
+        self.engine = create_engine(
+            url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         await migrate(self.engine, self.definition.migrations)
 
         self.broker = RabbitBroker(
