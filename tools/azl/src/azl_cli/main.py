@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from . import definitions, dlq, platform
+from . import definitions, dlq, messaging, platform
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
@@ -30,6 +32,59 @@ def run(
     """Run the whole platform (migrations and the four services) against the configured
     RabbitMQ and PostgreSQL (AZL_AMQP_URL, AZL_POSTGRES_URL; local defaults)."""
     raise typer.Exit(platform.run(host=host, ready_timeout=ready_timeout))
+
+
+@app.command()
+def send(
+    message_type: str = typer.Argument(..., help="e.g. orders.cancel-order (or .v1)"),
+    body: str = typer.Argument(..., help="The command as JSON, or @file.json"),
+    amqp_url: str = AmqpUrl,
+    namespace: str = Namespace,
+    timeout: float = typer.Option(30.0, help="Seconds to wait for the outcome"),
+    wait: bool = typer.Option(True, help="Wait for the outcome (RPC reply)"),
+) -> None:
+    """Send a command (or query) from the contracts: validated against its schema first,
+    then published with reply_to; prints the outcome. Exit 0 accepted, 1 rejected,
+    2 invalid or no reply."""
+    text = Path(body[1:]).read_text() if body.startswith("@") else body
+    try:
+        message = messaging.validate(message_type, json.loads(text))
+    except (ValueError, messaging.InvalidMessage) as error:
+        typer.echo(f"not sent: {error}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        outcome = asyncio.run(
+            messaging.send(amqp_url, namespace, message, timeout=timeout, wait=wait)
+        )
+    except TimeoutError:
+        typer.echo(f"sent, but no outcome within {timeout:g} s", err=True)
+        raise typer.Exit(2) from None
+    if outcome is None:
+        typer.echo(f"sent {message.message_type()}")
+        return
+    typer.echo(json.dumps(outcome, indent=2, ensure_ascii=False))
+    if outcome.get("status") in ("rejected", "error"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def tail(
+    pattern: str = typer.Argument("#", help="Routing-key pattern, e.g. orders.order.#"),
+    amqp_url: str = AmqpUrl,
+    namespace: str = Namespace,
+    bodies: bool = typer.Option(False, "--bodies", help="Print each event's body too"),
+) -> None:
+    """Print events live as the services publish them (Ctrl-C stops)."""
+
+    def show(message: Any) -> None:
+        line = f"{message.timestamp or ''}  {message.type}  corr={message.correlation_id}"
+        typer.echo(line + (f"\n    {message.body.decode(errors='replace')}" if bodies else ""))
+
+    async def run() -> None:
+        await messaging.tail(amqp_url, namespace, pattern, show, asyncio.Event())
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
 
 
 @dlq_app.command("list")

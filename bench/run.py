@@ -1,0 +1,561 @@
+"""The benchmark: the platform beside a raw floor, measured in one run on this machine.
+
+    uv run python bench/run.py            # everything (takes a few minutes)
+    uv run python bench/run.py --quick    # smaller numbers, for a first look
+
+It uses the local RabbitMQ and PostgreSQL (AZL_TEST_AMQP_URL / AZL_TEST_DATABASE_URL or the
+local defaults), in a namespace and databases of its own that it removes at the end, and
+prints a table with every figure, the platform/raw ratios and a last line with the
+headline ratios. It asserts nothing: targets are judged from its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from azl_testing import builders
+from azl_testing.bus import Bus
+from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.processes import ServiceProcess
+from azl_testing.tokens import bearer
+from seed import seed_orders
+
+from azl_contracts import orders as o
+
+AMQP = os.environ.get("AZL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+ADMIN_DB = os.environ.get("AZL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class Figures:
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    def add(self, what: str, platform: float | str, raw: float | str = "", unit: str = "") -> None:
+        def show(value: float | str) -> str:
+            return f"{value:,.1f}" if isinstance(value, float) else str(value)
+
+        ratio = ""
+        if isinstance(platform, float) and isinstance(raw, float) and raw:
+            ratio = f"{platform / raw:.2f}"
+        self.rows.append(
+            (
+                what,
+                f"{show(platform)} {unit}".strip(),
+                f"{show(raw)} {unit}".strip() if raw != "" else "",
+                ratio,
+            )
+        )
+
+    def print(self) -> None:
+        widths = [
+            max(len(r[i]) for r in [("measure", "platform", "raw / direct", "ratio"), *self.rows])
+            for i in range(4)
+        ]
+        header = ("measure", "platform", "raw / direct", "ratio")
+        for row in [header, tuple("-" * w for w in widths), *self.rows]:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# --- resident memory ---------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss:
+    def __init__(self, processes: list[ServiceProcess]) -> None:
+        self.processes = processes
+        self.peak: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        while True:
+            for p in self.processes:
+                if p.process is not None and p.process.poll() is None:
+                    self.peak[p.service] = max(self.peak.get(p.service, 0.0), rss_mb(p.process.pid))
+            await asyncio.sleep(0.2)
+
+    def __enter__(self) -> PeakRss:
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+# --- load generation ---------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    sent: dict[str, float] = field(default_factory=dict)  # message id → publish time
+    done: dict[str, float] = field(default_factory=dict)  # message id → outcome time
+
+    def latencies_ms(self) -> list[float]:
+        return [(self.done[m] - self.sent[m]) * 1000 for m in self.sent if m in self.done]
+
+
+async def saturate(
+    publish: Callable[[str], Awaitable[None]], run: Run, count: int, timeout: float
+) -> float:
+    """Offer ``count`` commands as fast as possible; messages per second until all are done."""
+    started = time.monotonic()
+    for _ in range(count):
+        message_id = str(uuid.uuid4())
+        run.sent[message_id] = time.monotonic()
+        await publish(message_id)
+    await wait_all(run, timeout)
+    return len(run.done) / (max(run.done.values()) - started)
+
+
+async def fixed_rate(
+    publish: Callable[[str], Awaitable[None]], run: Run, rate: float, seconds: float, timeout: float
+) -> None:
+    interval = 1 / rate
+    started = time.monotonic()
+    for i in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, started + i * interval - time.monotonic()))
+        message_id = str(uuid.uuid4())
+        run.sent[message_id] = time.monotonic()
+        await publish(message_id)
+    await wait_all(run, timeout)
+
+
+async def wait_all(run: Run, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while len(run.done) < len(run.sent) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+# --- the raw floor -------------------------------------------------------------------------
+
+
+class RawFloor:
+    def __init__(self, namespace: str, orders: int) -> None:
+        self.namespace = namespace
+        self.database = f"{namespace}_raw"
+        self.orders = [uuid.uuid4() for _ in range(orders)]
+
+    @property
+    def dsn(self) -> str:
+        return ADMIN_DB.rsplit("/", 1)[0] + "/" + self.database
+
+    async def setup(self) -> None:
+        admin = await asyncpg.connect(ADMIN_DB)
+        await admin.execute(f'CREATE DATABASE "{self.database}"')
+        await admin.close()
+        conn = await asyncpg.connect(self.dsn)
+        await conn.execute(
+            """
+            CREATE TABLE raw_state (id uuid PRIMARY KEY, quantity int, version int);
+            CREATE TABLE raw_inbox (message_id uuid PRIMARY KEY, at timestamptz DEFAULT now());
+            CREATE TABLE raw_outbox (id bigserial PRIMARY KEY, message_id uuid, body bytea);
+            """
+        )
+        await conn.executemany(
+            "INSERT INTO raw_state VALUES ($1, 1, 1)", [(i,) for i in self.orders]
+        )
+        await conn.close()
+        self.connection = await aio_pika.connect(AMQP)
+        self.channel = await self.connection.channel(publisher_confirms=True)
+        self.commands = await self.channel.declare_exchange(
+            f"{self.namespace}.raw-commands", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        events = await self.channel.declare_exchange(
+            f"{self.namespace}.raw-events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await self.channel.declare_queue(
+            f"{self.namespace}.raw.commands", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(self.commands, "raw.#")
+        self.sink = await self.channel.declare_queue(exclusive=True)
+        await self.sink.bind(events, "#")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "raw_floor.py"), AMQP, self.dsn, self.namespace],
+            stdout=subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        self.process.stdout.readline()  # "ready"
+
+    async def listen(self, run: Run) -> None:
+        async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            cause = (message.headers or {}).get("x-causation-id")
+            run.done[str(cause)] = time.monotonic()
+
+        self._tag = await self.sink.consume(on_event, no_ack=True)
+
+    def publisher(self) -> Callable[[str], Awaitable[None]]:
+        counter = 0
+
+        async def publish(message_id: str) -> None:
+            nonlocal counter
+            order_id = self.orders[counter % len(self.orders)]
+            counter += 1
+            await self.commands.publish(
+                aio_pika.Message(
+                    f'{{"order_id": "{order_id}", "add": 1}}'.encode(),
+                    message_id=message_id,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key="raw.increase-quantities",
+            )
+
+        return publish
+
+    async def teardown(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+        await self.channel.queue_delete(f"{self.namespace}.raw.commands")
+        await self.channel.exchange_delete(f"{self.namespace}.raw-commands")
+        await self.channel.exchange_delete(f"{self.namespace}.raw-events")
+        await self.connection.close()
+        admin = await asyncpg.connect(ADMIN_DB)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        await admin.close()
+
+
+# --- the platform -------------------------------------------------------------------------
+
+
+class Platform:
+    def __init__(self, infra: Infra, log_dir: Path) -> None:
+        self.infra = infra
+        self.log_dir = log_dir
+        self.processes: dict[str, ServiceProcess] = {}
+
+    def start(self, *names: str) -> None:
+        started = [
+            ServiceProcess(n, self.infra, self.log_dir, extra_env={"AZL_LOG_LEVEL": "INFO"}).start()
+            for n in names
+        ]
+        for process in started:
+            process.wait_ready(timeout=120)
+            self.processes[process.service] = process
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+
+async def prepare_orders(bus: Bus, count: int) -> list[tuple[o.PlaceOrder, list[uuid.UUID]]]:
+    """Deposited orders to send ``increase-quantities`` to (spread, so commands rarely conflict)."""
+    customer = builders.customer()
+    placed: list[tuple[o.PlaceOrder, list[uuid.UUID]]] = []
+    for batch in range(0, count, 50):
+        commands = [builders.place_order(customer) for _ in range(min(50, count - batch))]
+        replies = await asyncio.gather(*(bus.request(c) for c in commands))
+        for reply in replies:
+            assert reply["status"] == "accepted", reply
+        for command in commands:
+            event = (await bus.wait_for_order("orders.order.placed", command.order_id))[0].json
+            await bus.emit(
+                builders.deposit(event["order_id"], Decimal(event["required_deposit_vnd"]))
+            )
+            placed.append((command, [uuid.UUID(i["item_id"]) for i in event["goods"]["items"]]))
+    await bus.wait_for("orders.order.deposited", count=count, timeout=120)
+    return placed
+
+
+def increase_publisher(
+    bus: Bus, orders: list[tuple[o.PlaceOrder, list[uuid.UUID]]]
+) -> Callable[[str], Awaitable[None]]:
+    counter = 0
+
+    async def publish(message_id: str) -> None:
+        nonlocal counter
+        command, items = orders[counter % len(orders)]
+        counter += 1
+        assert command.order_id is not None
+        await bus.send(
+            o.IncreaseQuantities(
+                actor=command.actor,
+                order_id=command.order_id,
+                items=[o.ItemQuantity(item_id=items[0], add=1)],
+            ),
+            message_id=message_id,
+        )
+
+    return publish
+
+
+def track_outcomes(bus: Bus, run: Run, event_type: str) -> None:
+    async def on_event(event: Any) -> None:
+        if event.type == event_type and event.causation_id in run.sent:
+            run.done.setdefault(event.causation_id, time.monotonic())
+
+    bus.on_event = on_event
+
+
+# --- the read side ------------------------------------------------------------------------
+
+LIST_QUERIES = [
+    {"status": "deposited", "page_size": "20"},
+    {"website": "taobao", "page_size": "50"},
+    {"code": "AZ12", "page_size": "20"},
+    {"page_size": "100", "page": "3"},
+]
+
+
+async def read_side(
+    infra: Infra, platform: Platform, figures: Figures, count: int, requests: int
+) -> None:
+    dsn = infra.admin_database_url.rsplit("/", 1)[0] + f"/{infra.database_prefix}orders"
+    started = time.monotonic()
+    customers = await seed_orders(dsn, count)
+    figures.add(f"seeded orders (in {time.monotonic() - started:.0f} s)", f"{count:,}")
+    url = platform.processes["orders"].base_url
+    staff = bearer("bench-staff", "staff")
+    customer = bearer(customers[0], "customer")
+    api: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        for i in range(requests):
+            params = LIST_QUERIES[i % len(LIST_QUERIES)]
+            headers = customer if i % 5 == 4 else staff
+            t0 = time.perf_counter()
+            response = await http.get("/orders", params=params, headers=headers)
+            api.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200, response.text
+    direct = await direct_queries(dsn, requests, customers[0])
+    figures.add(
+        "GET /orders p50 (filters + tab counts)", percentile(api, 50), percentile(direct, 50), "ms"
+    )
+    figures.add("GET /orders p95", percentile(api, 95), percentile(direct, 95), "ms")
+    figures.rows[-1] = (
+        *figures.rows[-1][:3],
+        f"{percentile(api, 95) / percentile(direct, 95):.2f}",
+    )
+
+
+async def direct_queries(dsn: str, requests: int, customer_id: str) -> list[float]:
+    """The same page and tab-count queries, straight through asyncpg."""
+    conn = await asyncpg.connect(dsn)
+    timings: list[float] = []
+    try:
+        for i in range(requests):
+            params = LIST_QUERIES[i % len(LIST_QUERIES)]
+            where, args = ["true"], []
+            if i % 5 == 4:
+                args.append(customer_id)
+                where.append(f"customer_id = ${len(args)}")
+                where.append("status <> 'awaiting_deposit'")
+            if "website" in params:
+                args.append(params["website"])
+                where.append(f"website = ${len(args)}")
+            if "code" in params:
+                args.append(params["code"] + "%")
+                where.append(f"code LIKE ${len(args)}")
+            filters = " AND ".join(where)
+            status_filter = ""
+            if "status" in params:
+                args.append(params["status"])
+                status_filter = f" AND status = ${len(args)}"
+            size, page = int(params["page_size"]), int(params.get("page", "1"))
+            t0 = time.perf_counter()
+            await conn.fetch(
+                "SELECT order_id, code, customer_id, website, status, payment_status, "
+                "goods_total_vnd, created_at, updated_at FROM orders "
+                f"WHERE {filters}{status_filter} "
+                f"ORDER BY updated_at DESC, order_id DESC LIMIT {size} OFFSET {(page - 1) * size}",
+                *args,
+            )
+            await conn.fetch(
+                f"SELECT status, count(*) FROM orders WHERE {filters} GROUP BY status",
+                *args[: len(args) - (1 if status_filter else 0)],
+            )
+            timings.append((time.perf_counter() - t0) * 1000)
+    finally:
+        await conn.close()
+    return timings
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+async def main(args: argparse.Namespace) -> None:
+    namespace = new_namespace()
+    infra = Infra(AMQP, ADMIN_DB, namespace, "bench")
+    log_dir = Path(f"/tmp/azl-bench-{namespace}")
+    log_dir.mkdir(parents=True)
+    figures = Figures()
+    platform = Platform(infra, log_dir)
+    raw = RawFloor(namespace, args.orders)
+    bus: Bus | None = None
+    try:
+        print(f"namespace {namespace}; logs in {log_dir}", flush=True)
+        await raw.setup()
+        platform.start("orders")
+        bus = await Bus(infra).connect()
+        rest = {n: rss_mb(p.process.pid) for n, p in platform.processes.items() if p.process}
+        orders = await prepare_orders(bus, args.orders)
+
+        # 1-2. single hop: saturation, then latency at a fixed offered rate
+        raw_run, platform_run = Run(), Run()
+        await raw.listen(raw_run)
+        raw_throughput = await saturate(raw.publisher(), raw_run, args.commands, timeout=300)
+        track_outcomes(bus, platform_run, "orders.order.quantities-increased.v1")
+        with PeakRss(list(platform.processes.values())) as peak:
+            platform_throughput = await saturate(
+                increase_publisher(bus, orders), platform_run, args.commands, timeout=300
+            )
+        figures.add(
+            "single hop: saturated throughput", platform_throughput, raw_throughput, "msg/s"
+        )
+
+        raw_fixed, platform_fixed = Run(), Run()
+        await raw.sink.cancel(raw._tag)
+        await raw.listen(raw_fixed)
+        await fixed_rate(raw.publisher(), raw_fixed, args.rate, args.seconds, timeout=120)
+        track_outcomes(bus, platform_fixed, "orders.order.quantities-increased.v1")
+        await fixed_rate(
+            increase_publisher(bus, orders), platform_fixed, args.rate, args.seconds, timeout=120
+        )
+        for p in (50, 95, 99):
+            figures.add(
+                f"single hop at {args.rate:.0f}/s: p{p} latency",
+                percentile(platform_fixed.latencies_ms(), p),
+                percentile(raw_fixed.latencies_ms(), p),
+                "ms",
+            )
+        lost = len(platform_fixed.sent) - len(platform_fixed.done)
+        figures.add("single hop at fixed rate: outcomes missing", str(lost))
+
+        # 3. the full flow through all four services
+        platform.start("fees", "notifications", "complaints")
+        rest.update(
+            {
+                n: rss_mb(p.process.pid)
+                for n, p in platform.processes.items()
+                if p.process and n not in rest
+            }
+        )
+        with PeakRss(list(platform.processes.values())) as flow_peak:
+            flow_throughput, flow_latencies = await full_flow(bus, args.flow_orders)
+        figures.add(
+            "full flow: orders/s (place → deposit → inbox entry)", flow_throughput, unit="orders/s"
+        )
+        figures.add("full flow: p50 latency", percentile(flow_latencies, 50), unit="ms")
+        figures.add("full flow: p95 latency", percentile(flow_latencies, 95), unit="ms")
+
+        # 4. the read side over many orders
+        if args.seed:
+            await read_side(infra, platform, figures, args.seed, args.requests)
+
+        # 5. memory
+        for name in platform.processes:
+            loaded = max(peak.peak.get(name, 0), flow_peak.peak.get(name, 0))
+            figures.add(
+                f"RSS {name}: at rest / under load", f"{rest.get(name, 0):.0f} / {loaded:.0f} MB"
+            )
+    finally:
+        if bus is not None:
+            await bus.close()
+        platform.stop()
+        await raw.teardown()
+        await remove_everything(infra)
+        remaining = await leftovers(infra)
+        if remaining:
+            print(f"left behind: {remaining}", file=sys.stderr)
+
+    print()
+    figures.print()
+    single = platform_throughput / raw_throughput
+    p99 = percentile(platform_fixed.latencies_ms(), 99) / percentile(raw_fixed.latencies_ms(), 99)
+    print(
+        f"\nheadline: single-hop throughput {single:.0%} of raw (target >= 70%); "
+        f"p99 at {args.rate:.0f}/s {p99:.2f}x raw (target <= 2x)"
+        + (
+            f"; list p95 {figures.rows[-1 - len(platform.processes)][3]}x direct (target <= 3x)"
+            if args.seed
+            else ""
+        )
+        + f"; max RSS {max([*peak.peak.values(), *flow_peak.peak.values()]):.0f} MB"
+        " (target <= 150 MB)"
+    )
+
+
+async def full_flow(bus: Bus, count: int) -> tuple[float, list[float]]:
+    customer = builders.customer()
+    commands = [builders.place_order(customer) for _ in range(count)]
+    sent: dict[str, float] = {}
+    done: dict[str, float] = {}
+    deposited: set[str] = set()
+
+    async def on_event(event: Any) -> None:
+        if (
+            event.type == "orders.order.placed.v1"
+            and event.json["order_id"] in sent
+            and event.json["order_id"] not in deposited
+        ):
+            deposited.add(event.json["order_id"])
+            await bus.emit(
+                builders.deposit(
+                    event.json["order_id"], Decimal(event.json["required_deposit_vnd"])
+                )
+            )
+        elif (
+            event.type == "notifications.notification.created.v1"
+            and event.json.get("order_id") in sent
+        ):
+            done.setdefault(event.json["order_id"], time.monotonic())
+
+    bus.on_event = on_event
+    started = time.monotonic()
+    for command in commands:
+        sent[str(command.order_id)] = time.monotonic()
+        await bus.send(command)
+    deadline = time.monotonic() + 300
+    while len(done) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    bus.on_event = None
+    latencies = [(done[k] - sent[k]) * 1000 for k in done]
+    return len(done) / (max(done.values()) - started), latencies
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--commands", type=int, default=4000, help="single hop, saturation")
+    parser.add_argument("--rate", type=float, default=200.0, help="single hop, offered rate")
+    parser.add_argument(
+        "--seconds", type=float, default=15.0, help="single hop, fixed-rate duration"
+    )
+    parser.add_argument("--orders", type=int, default=400, help="orders the commands spread over")
+    parser.add_argument("--flow-orders", type=int, default=500)
+    parser.add_argument(
+        "--seed", type=int, default=200_000, help="orders seeded for the read side (0 skips)"
+    )
+    parser.add_argument("--requests", type=int, default=300)
+    arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.commands, arguments.seconds, arguments.orders = 1000, 5.0, 100
+        arguments.flow_orders, arguments.seed, arguments.requests = 100, 20_000, 100
+    asyncio.run(main(arguments))
