@@ -42,6 +42,9 @@ class QuoteLine(BaseModel):
     fee_code: ServiceCode
     amount_vnd: VND
     basis: str
+    on_completion: bool = Field(
+        default=False, description="Charged when the order is delivered, not at order time."
+    )
 
 
 class Quote(Reply):
@@ -54,6 +57,11 @@ class Quote(Reply):
     fees_total_vnd: VND
     total_vnd: VND
     required_deposit_vnd: VND
+    priced_on_delivery: list[ServiceCode] = Field(
+        default_factory=list,
+        description="On-completion fees that will be charged at delivery but could not be "
+        "priced now because no packages were given (e.g. international_shipping).",
+    )
 
 
 class LedgerEntryKind(StrEnum):
@@ -111,6 +119,10 @@ class RefundDue(FeeEvent):
     payments_vnd: VND
     retained_vnd: VND
     cancelled_from: OrderStatus
+    refunds_vnd: VND = Field(
+        default=Decimal(0),
+        description="Refunds already recorded (from complaints), deducted from what is due.",
+    )
 
 
 class RefundRecorded(FeeEvent):
@@ -124,7 +136,12 @@ class RefundRecorded(FeeEvent):
 
 
 class LedgerUpdated(FeeEvent):
-    """The whole ledger of an order after a change; ``ledger_version`` orders snapshots."""
+    """The whole ledger of an order after a change; ``ledger_version`` orders snapshots.
+
+    ``balance_due_vnd`` = ``goods_total_vnd`` + ``charges_total_vnd`` (charges minus voids)
+    − ``payments_total_vnd`` + ``refunds_total_vnd``. Once the order is cancelled the goods
+    are no longer owed: ``goods_total_vnd`` is 0 and a negative balance is money owed back.
+    """
 
     NAME: ClassVar[str] = "fees.ledger.updated"
 
@@ -135,3 +152,18 @@ class LedgerUpdated(FeeEvent):
     refunds_total_vnd: VND
     balance_due_vnd: SignedVND
     entries: list[LedgerEntry]
+    catalog_version: str | None = Field(
+        default=None, description="The catalog version the order is priced with."
+    )
+    cancelled_from: OrderStatus | None = Field(
+        default=None, description="Set once the order is cancelled: the status it left."
+    )
+    refund_due_vnd: VND | None = Field(
+        default=None,
+        description="After a cancellation: payments minus what stays charged minus refunds "
+        "already recorded, never below 0.",
+    )
+    shipping_deducted_vnd: VND = Field(
+        default=Decimal(0),
+        description="International shipping deducted from complaint refunds (at most once).",
+    )
