@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from azl_kit.service import ServiceDefinition, build_app
 from azl_kit.settings import ServiceSettings
 
-from .catalog import load_catalog
+from .catalog import load_catalogs
 from .handlers import build_handlers
 from .settings import FeesSettings
 from .storage import FeesUnitOfWork
@@ -19,14 +19,22 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or FeesSettings()
-    catalog = load_catalog()
-    return build_app(
+    assert isinstance(settings, FeesSettings)
+    catalogs = load_catalogs()
+    app = build_app(
         ServiceDefinition(
             settings=settings,
-            handlers=build_handlers(catalog),
+            handlers=build_handlers(
+                catalogs, deduct_shipping=settings.deduct_shipping_from_refunds
+            ),
             uow_factory=FeesUnitOfWork,
             migrations=MIGRATIONS,
             title="AZL fees",
-            description=f"Fees: the catalog (version {catalog.version}), pricing and the ledger.",
+            description=(
+                f"Fees: the catalog (version {catalogs.current.version}), pricing and the "
+                "per-order ledger."
+            ),
         )
     )
+    app.state.catalogs = catalogs
+    return app

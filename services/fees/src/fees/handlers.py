@@ -1,16 +1,23 @@
-"""One function per message the fees service takes."""
+"""One function per message the fees service takes: load the ledger, call the domain, save.
+
+Each runs inside the pipeline's transaction; what the ledger records is published through
+the outbox. Events about an order whose ledger does not exist yet (its placement is still on
+its way) are retried later.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 from uuid import UUID
 
-from azl_contracts import orders, payments
+from azl_contracts import complaints, orders, payments
+from azl_contracts import fees as contract
 from azl_kit.errors import RetryLater
 from azl_kit.handlers import Handlers
 
-from .catalog import Catalog
-from .domain import Ledger
+from .catalog import Catalogs
+from .domain import Ledger, goods_of, packages_of
+from .pricing import quote as price_quote
 from .storage import FeesUnitOfWork
 
 
@@ -22,19 +29,86 @@ async def _ledger(uow: FeesUnitOfWork, order_id: UUID) -> Ledger:
     return ledger
 
 
-async def open_ledger(event: orders.OrderPlaced, uow: FeesUnitOfWork) -> None:
+async def open_ledger(
+    event: orders.OrderPlaced, uow: FeesUnitOfWork, *, catalogs: Catalogs
+) -> None:
     if await uow.ledgers.get(event.order_id) is not None:
         return
     uow.ledgers.add(
-        Ledger.open(event.order_id, event.customer_id, event.goods.goods_total_vnd, event.services)
+        Ledger.open(
+            event.order_id,
+            event.customer_id,
+            goods_of(event.goods),
+            event.services,
+            order_version=event.order_version,
+            catalog_version=catalogs.current.version,
+        )
     )
 
 
-async def charge_at_deposit(
-    event: orders.OrderDeposited, uow: FeesUnitOfWork, *, catalog: Catalog
+async def order_deposited(
+    event: orders.OrderDeposited, uow: FeesUnitOfWork, *, catalogs: Catalogs
 ) -> None:
     ledger = await _ledger(uow, event.order_id)
-    ledger.charge_at_deposit(catalog, uow.now())
+    ledger.order_deposited(
+        goods_of(event.goods),
+        event.services,
+        order_version=event.order_version,
+        catalog=catalogs.for_version(ledger.catalog_version),
+        now=uow.now(),
+    )
+
+
+async def goods_changed(
+    event: orders.QuantitiesIncreased | orders.ItemsConfirmed | orders.ItemsDeclined,
+    uow: FeesUnitOfWork,
+    *,
+    catalogs: Catalogs,
+) -> None:
+    ledger = await _ledger(uow, event.order_id)
+    ledger.goods_changed(
+        goods_of(event.goods),
+        order_version=event.order_version,
+        catalog=catalogs.for_version(ledger.catalog_version),
+        now=uow.now(),
+    )
+
+
+async def services_updated(
+    event: orders.ServicesUpdated, uow: FeesUnitOfWork, *, catalogs: Catalogs
+) -> None:
+    ledger = await _ledger(uow, event.order_id)
+    ledger.services_updated(
+        event.services,
+        order_version=event.order_version,
+        catalog=catalogs.for_version(ledger.catalog_version),
+        now=uow.now(),
+    )
+
+
+async def order_cancelled(
+    event: orders.OrderCancelled, uow: FeesUnitOfWork, *, catalogs: Catalogs
+) -> None:
+    ledger = await _ledger(uow, event.order_id)
+    ledger.order_cancelled(
+        event.cancelled_from,
+        order_version=event.order_version,
+        catalog=catalogs.for_version(ledger.catalog_version),
+        now=uow.now(),
+    )
+
+
+async def order_delivered(
+    event: orders.OrderDelivered, uow: FeesUnitOfWork, *, catalogs: Catalogs
+) -> None:
+    ledger = await _ledger(uow, event.order_id)
+    ledger.order_delivered(
+        packages_of(event.packages),
+        event.services,
+        order_version=event.order_version,
+        catalog=catalogs.for_version(ledger.catalog_version),
+        now=uow.now(),
+    )
 
 
 async def record_deposit(event: payments.DepositReceived, uow: FeesUnitOfWork) -> None:
@@ -49,10 +123,32 @@ async def record_payment(event: payments.PaymentReceived, uow: FeesUnitOfWork) -
     )
 
 
-def build_handlers(catalog: Catalog) -> Handlers[FeesUnitOfWork]:
+async def record_refund(
+    event: complaints.RefundApproved, uow: FeesUnitOfWork, *, deduct_shipping: bool
+) -> None:
+    ledger = await _ledger(uow, event.order_id)
+    ledger.record_refund(
+        event.complaint_id, event.amount_vnd, deduct_shipping=deduct_shipping, now=uow.now()
+    )
+
+
+async def quote(request: contract.QuoteRequest, *, catalogs: Catalogs) -> contract.Quote:
+    """``fees.quote``: the price of a prospective order with the catalog in force."""
+    return price_quote(request, catalogs.current)
+
+
+def build_handlers(catalogs: Catalogs, *, deduct_shipping: bool) -> Handlers[FeesUnitOfWork]:
     handlers: Handlers[FeesUnitOfWork] = Handlers()
-    handlers.add(orders.OrderPlaced, open_ledger)
-    handlers.add(orders.OrderDeposited, partial(charge_at_deposit, catalog=catalog))
+    handlers.add(orders.OrderPlaced, partial(open_ledger, catalogs=catalogs))
+    handlers.add(orders.OrderDeposited, partial(order_deposited, catalogs=catalogs))
+    handlers.add(orders.QuantitiesIncreased, partial(goods_changed, catalogs=catalogs))
+    handlers.add(orders.ItemsConfirmed, partial(goods_changed, catalogs=catalogs))
+    handlers.add(orders.ItemsDeclined, partial(goods_changed, catalogs=catalogs))
+    handlers.add(orders.ServicesUpdated, partial(services_updated, catalogs=catalogs))
+    handlers.add(orders.OrderCancelled, partial(order_cancelled, catalogs=catalogs))
+    handlers.add(orders.OrderDelivered, partial(order_delivered, catalogs=catalogs))
     handlers.add(payments.DepositReceived, record_deposit)
     handlers.add(payments.PaymentReceived, record_payment)
+    handlers.add(complaints.RefundApproved, partial(record_refund, deduct_shipping=deduct_shipping))
+    handlers.add(contract.QuoteRequest, partial(quote, catalogs=catalogs))
     return handlers

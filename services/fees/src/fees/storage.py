@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -25,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from azl_contracts.common import ServiceCode
+from azl_contracts.common import OrderStatus, ServiceCode
 from azl_contracts.fees import LedgerEntryKind
 from azl_kit.errors import ConcurrencyConflict
 from azl_kit.flow import FlowContext
@@ -33,6 +35,7 @@ from azl_kit.tables import messaging_tables
 from azl_kit.uow import Clock, UnitOfWork, utc_now
 
 from .domain import Entry, Ledger
+from .pricing import GoodsLine, GoodsToPrice, PackageSize
 
 metadata = MetaData()
 messaging_tables(metadata)
@@ -46,6 +49,16 @@ ledgers_table = Table(
     Column("services", JSONB, nullable=False),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("catalog_version", Text, nullable=False),
+    Column("goods", JSONB, nullable=False),
+    Column("goods_version", Integer, nullable=False),
+    Column("services_version", Integer, nullable=False),
+    Column("deposited", Boolean, nullable=False),
+    Column("cancelled_from", Text, nullable=True),
+    Column("delivered", Boolean, nullable=False),
+    Column("packages", JSONB, nullable=False),
+    Column("shipping_deducted_vnd", Numeric(18, 0), nullable=False),
+    Column("refund_due_vnd", Numeric(18, 0), nullable=True),
 )
 
 entries_table = Table(
@@ -53,6 +66,7 @@ entries_table = Table(
     metadata,
     Column("entry_id", Uuid, primary_key=True),
     Column("order_id", Uuid, ForeignKey("ledgers.order_id"), nullable=False),
+    Column("position", Integer, nullable=False),
     Column("kind", Text, nullable=False),
     Column("amount_vnd", Numeric(18, 0), nullable=False),
     Column("fee_code", Text, nullable=True),
@@ -60,7 +74,7 @@ entries_table = Table(
     Column("description", Text, nullable=False),
     Column("reference", Text, nullable=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
-    Index("ledger_entries_order", "order_id", "recorded_at"),
+    Index("ledger_entries_position", "order_id", "position", unique=True),
     Index(
         "ledger_entries_one_payment",
         "order_id",
@@ -68,7 +82,17 @@ entries_table = Table(
         unique=True,
         postgresql_where=text("kind = 'payment'"),
     ),
+    Index(
+        "ledger_entries_one_refund",
+        "order_id",
+        "reference",
+        unique=True,
+        postgresql_where=text("kind = 'refund'"),
+    ),
 )
+
+
+# --- (de)serialisation ----------------------------------------------------------------
 
 
 def _entry(row: Any) -> Entry:
@@ -84,6 +108,106 @@ def _entry(row: Any) -> Entry:
     )
 
 
+def _goods_document(goods: GoodsToPrice) -> dict[str, Any]:
+    return {
+        "total_vnd": str(goods.total_vnd),
+        "lines": [
+            {"quantity": line.quantity, "unit_price_cny": str(line.unit_price_cny)}
+            for line in goods.lines
+        ],
+    }
+
+
+def _goods(document: dict[str, Any]) -> GoodsToPrice:
+    return GoodsToPrice(
+        Decimal(document["total_vnd"]),
+        tuple(GoodsLine(li["quantity"], Decimal(li["unit_price_cny"])) for li in document["lines"]),
+    )
+
+
+def _packages_document(packages: list[PackageSize]) -> list[dict[str, str]]:
+    return [
+        {
+            "package_code": p.package_code,
+            "weight_kg": str(p.weight_kg),
+            "length_cm": str(p.length_cm),
+            "width_cm": str(p.width_cm),
+            "height_cm": str(p.height_cm),
+        }
+        for p in packages
+    ]
+
+
+def _packages(document: list[dict[str, str]]) -> list[PackageSize]:
+    return [
+        PackageSize(
+            weight_kg=Decimal(p["weight_kg"]),
+            length_cm=Decimal(p["length_cm"]),
+            width_cm=Decimal(p["width_cm"]),
+            height_cm=Decimal(p["height_cm"]),
+            package_code=p["package_code"],
+        )
+        for p in document
+    ]
+
+
+def _columns(ledger: Ledger, now: datetime) -> dict[str, Any]:
+    return {
+        "order_id": ledger.order_id,
+        "customer_id": ledger.customer_id,
+        "goods_total_vnd": ledger.goods.total_vnd,
+        "services": [s.value for s in ledger.services],
+        "version": ledger.version,
+        "updated_at": now,
+        "catalog_version": ledger.catalog_version,
+        "goods": _goods_document(ledger.goods),
+        "goods_version": ledger.goods_version,
+        "services_version": ledger.services_version,
+        "deposited": ledger.deposited,
+        "cancelled_from": None if ledger.cancelled_from is None else ledger.cancelled_from.value,
+        "delivered": ledger.delivered,
+        "packages": _packages_document(ledger.packages),
+        "shipping_deducted_vnd": ledger.shipping_deducted_vnd,
+        "refund_due_vnd": ledger.refund_due_vnd,
+    }
+
+
+async def read_ledger(conn: AsyncConnection, order_id: UUID) -> Ledger | None:
+    """An order's ledger with its entries in the order they were recorded."""
+    row = (
+        await conn.execute(select(ledgers_table).where(ledgers_table.c.order_id == order_id))
+    ).first()
+    if row is None:
+        return None
+    entries = (
+        await conn.execute(
+            select(entries_table)
+            .where(entries_table.c.order_id == order_id)
+            .order_by(entries_table.c.position)
+        )
+    ).all()
+    return Ledger(
+        order_id=row.order_id,
+        customer_id=row.customer_id,
+        catalog_version=row.catalog_version,
+        goods=_goods(row.goods),
+        services=[ServiceCode(s) for s in row.services],
+        goods_version=row.goods_version,
+        services_version=row.services_version,
+        deposited=row.deposited,
+        cancelled_from=None if row.cancelled_from is None else OrderStatus(row.cancelled_from),
+        delivered=row.delivered,
+        packages=_packages(row.packages),
+        shipping_deducted_vnd=Decimal(row.shipping_deducted_vnd),
+        refund_due_vnd=None if row.refund_due_vnd is None else Decimal(row.refund_due_vnd),
+        version=row.version,
+        entries=[_entry(e) for e in entries],
+    )
+
+
+# --- repository and unit of work -------------------------------------------------------
+
+
 class LedgerRepository:
     def __init__(self, conn: AsyncConnection, uow: UnitOfWork) -> None:
         self._conn = conn
@@ -92,30 +216,10 @@ class LedgerRepository:
         self._loaded: list[Ledger] = []
 
     async def get(self, order_id: UUID) -> Ledger | None:
-        row = (
-            await self._conn.execute(
-                select(ledgers_table).where(ledgers_table.c.order_id == order_id)
-            )
-        ).first()
-        if row is None:
-            return None
-        entries = (
-            await self._conn.execute(
-                select(entries_table)
-                .where(entries_table.c.order_id == order_id)
-                .order_by(entries_table.c.recorded_at, entries_table.c.entry_id)
-            )
-        ).all()
-        ledger = Ledger(
-            order_id=row.order_id,
-            customer_id=row.customer_id,
-            goods_total_vnd=Decimal(row.goods_total_vnd),
-            services=[ServiceCode(s) for s in row.services],
-            version=row.version,
-            entries=[_entry(e) for e in entries],
-        )
-        self._loaded.append(ledger)
-        self._uow.track(ledger)
+        ledger = await read_ledger(self._conn, order_id)
+        if ledger is not None:
+            self._loaded.append(ledger)
+            self._uow.track(ledger)
         return ledger
 
     def add(self, ledger: Ledger) -> None:
@@ -123,6 +227,8 @@ class LedgerRepository:
         self._uow.track(ledger)
 
     async def flush(self) -> None:
+        """Write new and changed ledgers and their new entries; a ledger whose version moved
+        underneath is a conflict (the message is handled again)."""
         now = self._uow.now()
         for ledger in self._new:
             await self._conn.execute(insert(ledgers_table).values(**_columns(ledger, now)))
@@ -140,14 +246,16 @@ class LedgerRepository:
             if result.rowcount != 1:
                 raise ConcurrencyConflict(f"ledger {ledger.order_id} changed underneath")
         for ledger in self._new + self._loaded:
-            entries = ledger.new_entries
-            if entries:
+            new = ledger.new_entries
+            if new:
+                first = len(ledger.entries) - len(new)
                 await self._conn.execute(
                     insert(entries_table),
                     [
                         {
                             "entry_id": e.entry_id,
                             "order_id": ledger.order_id,
+                            "position": first + offset,
                             "kind": e.kind.value,
                             "amount_vnd": e.amount_vnd,
                             "fee_code": None if e.fee_code is None else e.fee_code.value,
@@ -156,23 +264,12 @@ class LedgerRepository:
                             "reference": e.reference,
                             "recorded_at": e.recorded_at,
                         }
-                        for e in entries
+                        for offset, e in enumerate(new)
                     ],
                 )
             ledger.close(now)
         self._new.clear()
         self._loaded.clear()
-
-
-def _columns(ledger: Ledger, now: Any) -> dict[str, Any]:
-    return {
-        "order_id": ledger.order_id,
-        "customer_id": ledger.customer_id,
-        "goods_total_vnd": ledger.goods_total_vnd,
-        "services": [s.value for s in ledger.services],
-        "version": ledger.version,
-        "updated_at": now,
-    }
 
 
 class FeesUnitOfWork(UnitOfWork):

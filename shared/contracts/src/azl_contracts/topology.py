@@ -69,8 +69,20 @@ QUEUES: dict[str, tuple[QueueSpec, ...]] = {
     ),
     "fees": (
         _commands("fees"),
-        _events("fees", "order", orders.OrderPlaced, orders.OrderDeposited),
+        _events(
+            "fees",
+            "order",
+            orders.OrderPlaced,
+            orders.OrderDeposited,
+            orders.QuantitiesIncreased,
+            orders.ItemsConfirmed,
+            orders.ItemsDeclined,
+            orders.ServicesUpdated,
+            orders.OrderCancelled,
+            orders.OrderDelivered,
+        ),
         _events("fees", "payment", payments.DepositReceived, payments.PaymentReceived),
+        _events("fees", "complaint", complaints.RefundApproved),
     ),
     "notifications": (
         _commands("notifications"),

@@ -1,0 +1,87 @@
+"""``fees.quote``: a prospective order's price, computed by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from azl_contracts import fees as contract
+from azl_contracts.common import ServiceCode
+from azl_kit.errors import ValidationFailed
+from fees.pricing import quote
+
+from .conftest import CATALOG
+
+C = ServiceCode
+
+
+def request(**overrides: Any) -> contract.QuoteRequest:
+    data: dict[str, Any] = {
+        # 2 × 8.50 + 3 × 10.00 + 1 × 150.00 = 197 CNY × 3,500 = 689,500 VND
+        "items": [
+            {"quantity": 2, "unit_price_cny": "8.50"},
+            {"quantity": 3, "unit_price_cny": "10.00"},
+            {"quantity": 1, "unit_price_cny": "150.00"},
+        ],
+        "services": ["tallying", "fast_order", "insurance", "wooden_crate", "bubble_wrap"],
+        "exchange_rate": "3500",
+    }
+    data.update(overrides)
+    return contract.QuoteRequest.model_validate(data)
+
+
+def test_a_quote_prices_the_at_order_fees_and_lists_what_is_priced_on_delivery() -> None:
+    result = quote(request(), CATALOG)
+    assert result.catalog_version == CATALOG.version
+    assert result.goods_total_vnd == 689_500
+    assert {line.fee_code: line.amount_vnd for line in result.lines} == {
+        C.PURCHASE_FEE: 20_685,  # 3 % of 689,500
+        C.TALLYING: 13_000,  # 2 × 1,000 + 3 × 2,000 + 1 × 5,000
+        C.FAST_ORDER: 20_000,  # 6,895 → minimum
+        C.INSURANCE: 20_685,  # 3 %
+    }
+    assert result.fees_total_vnd == 74_370
+    assert result.total_vnd == 689_500 + 74_370
+    assert result.required_deposit_vnd == 482_650  # 70 % of the goods
+    assert result.priced_on_delivery == [C.WOODEN_CRATE, C.BUBBLE_WRAP, C.INTERNATIONAL_SHIPPING]
+
+
+def test_with_expected_packages_the_on_completion_fees_are_priced_too() -> None:
+    packages = [
+        {"package_code": "P1", "tracking_number": "T1", "weight_kg": "3.1",
+         "length_cm": "30", "width_cm": "20", "height_cm": "10"},  # 3.5 kg
+        {"package_code": "P2", "tracking_number": "T2", "weight_kg": "2.0",
+         "length_cm": "50", "width_cm": "40", "height_cm": "31"},  # volumetric 10.5 kg
+    ]  # fmt: skip
+    result = quote(request(packages=packages), CATALOG)
+    on_completion = {line.fee_code: line.amount_vnd for line in result.lines if line.on_completion}
+    assert on_completion == {
+        C.WOODEN_CRATE: 32_500 + 67_500,
+        C.BUBBLE_WRAP: 20_000,
+        C.INTERNATIONAL_SHIPPING: 392_000,  # 14 kg × 28,000
+    }
+    assert result.fees_total_vnd == 74_370 + 512_000
+    assert result.priced_on_delivery == []
+
+
+def test_without_services_only_the_mandatory_fees_are_quoted() -> None:
+    result = quote(request(services=[]), CATALOG)
+    assert [line.fee_code for line in result.lines] == [C.PURCHASE_FEE]
+    assert result.priced_on_delivery == [C.INTERNATIONAL_SHIPPING]
+
+
+def test_a_mandatory_fee_cannot_be_selected() -> None:
+    with pytest.raises(ValidationFailed, match="mandatory"):
+        quote(request(services=["purchase_fee"]), CATALOG)
+
+
+def test_amounts_are_decimal_strings_on_the_wire() -> None:
+    wire = quote(request(), CATALOG).model_dump(mode="json")
+    assert wire["goods_total_vnd"] == "689500"
+    assert wire["lines"][0] == {
+        "fee_code": "purchase_fee",
+        "amount_vnd": "20685",
+        "basis": "3 % of goods 689,500 VND (tier ≤ 2,000,000)",
+        "on_completion": False,
+    }
