@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from azl_kit.service import ServiceDefinition, build_app
 from azl_kit.settings import ServiceSettings
 
+from . import api
 from .catalog import load_catalogs
 from .handlers import build_handlers
 from .settings import FeesSettings
@@ -29,6 +30,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             ),
             uow_factory=FeesUnitOfWork,
             migrations=MIGRATIONS,
+            routers=[api.router],
             title="AZL fees",
             description=(
                 f"Fees: the catalog (version {catalogs.current.version}), pricing and the "
