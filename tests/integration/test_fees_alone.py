@@ -2,6 +2,7 @@
 
 The test publishes the orders events itself, as the orders service would, so they can
 arrive late, out of order and twice — what at-least-once delivery across queues allows.
+The database it migrated on start is also compared with the tables the code declares.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from uuid import uuid4
 
 import pytest
 import pytest_asyncio
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from azl_testing import builders
 from azl_testing.bus import Bus
 from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
@@ -29,8 +32,10 @@ from azl_testing.ledger import (
     refund_approved,
 )
 from azl_testing.processes import ServiceProcess
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from azl_contracts.common import ServiceCode
+from fees.storage import metadata
 
 C = ServiceCode
 
@@ -144,3 +149,18 @@ async def test_events_late_out_of_order_and_twice_end_in_the_same_ledger(fees_bu
     assert of_order(bus, "fees.fee.voided", oid) == []
     assert final["payments_total_vnd"] == "100000"
     assert Decimal(final["balance_due_vnd"]) == 1_575_000 + 104_500 - 100_000
+
+
+async def test_the_migrations_build_the_schema_the_code_uses(
+    own_infra: Infra, fees_alone: ServiceProcess
+) -> None:
+    """The service migrated its database on start; nothing differs from ``storage.metadata``."""
+    engine = create_async_engine(own_infra.database_url("fees"))
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []
