@@ -21,7 +21,6 @@ from azl_testing.ledger import (
     amounts,
     caused_by,
     fees_of,
-    latest_ledger,
     ledger_when,
     lines_of,
     of_order,
@@ -185,6 +184,7 @@ async def test_an_order_with_every_service_is_charged_what_was_computed_by_hand(
 
     # every event fees published for the order: 7 charges and one snapshot per change
     # (placement, deposit payment, deposited, delivered, payment on delivery)
+    await bus.wait_for_order("fees.ledger.updated", oid, count=5)
     await bus.settle(quiet=0.3)
     published = Counter(e.type for e in of_order(bus, "fees.", oid))
     assert published == {"fees.fee.charged.v1": 7, "fees.ledger.updated.v1": 5}
@@ -310,12 +310,10 @@ async def test_goods_changes_charge_or_void_the_difference_once(bus: Bus) -> Non
     }
 
     # fees' order queue is FIFO: the duplicate was handled before the decline, and did nothing
+    final = await ledger_when(bus, oid, lambda led: led["goods_total_vnd"] == "420000")
+    assert fees_of(final) == {"purchase_fee": 12_600, "tallying": 5_000, "insurance": 12_600}
     await bus.settle(quiet=0.3)
     assert bus.seen("fees.", lambda e: e.causation_id == duplicate_id) == []
-    final = latest_ledger(bus, oid)
-    assert final is not None
-    assert final["goods_total_vnd"] == "420000"
-    assert fees_of(final) == {"purchase_fee": 12_600, "tallying": 5_000, "insurance": 12_600}
 
 
 # --- services updated ------------------------------------------------------------------
@@ -381,15 +379,14 @@ async def test_services_follow_update_services_until_they_are_locked(bus: Bus) -
         "fees.fee.charged", lambda e: e.causation_id == delivered.message_id, count=2
     )
     assert amounts(charged) == {"bubble_wrap": 10_000, "international_shipping": 42_000}
-    final = latest_ledger(bus, oid)
-    assert final is not None
-    assert fees_of(final) == {
+    expected = {
         "purchase_fee": 21_000,
         "tallying": 5_000,
         "insurance": 21_000,
         "bubble_wrap": 10_000,
         "international_shipping": 42_000,
     }
+    await ledger_when(bus, oid, lambda led: fees_of(led) == expected)
 
 
 # --- cancellation ----------------------------------------------------------------------
@@ -505,9 +502,16 @@ async def test_a_complaint_refund_is_recorded_once(bus: Bus) -> None:
     assert recorded.json["resolved_amount_vnd"] == "120000"
     assert recorded.json["shipping_deducted_vnd"] == "0"  # the setting is off here
     assert recorded.json["complaint_id"] == str(approved.complaint_id)
-    ledger = await ledger_when(bus, oid, lambda led: led["refunds_total_vnd"] == "120000")
-    # nothing else has arrived for the order: 350,000 goods + 10,500 purchase fee − 245,000
-    # deposit + 120,000 refunded
+    # the deposit reaches fees on its own queue and may come last
+    ledger = await ledger_when(
+        bus,
+        oid,
+        lambda led: (
+            led["refunds_total_vnd"] == "120000"
+            and led["payments_total_vnd"] == str(order.required_deposit)
+        ),
+    )
+    # 350,000 goods + 10,500 purchase fee − 245,000 deposit + 120,000 refunded
     assert ledger["balance_due_vnd"] == "235500"
     await bus.settle(quiet=0.3)
     assert len(of_order(bus, "fees.refund.recorded", oid)) == 1
