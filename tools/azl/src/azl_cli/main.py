@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from . import definitions, dlq, messaging, platform
+from . import definitions, demo, dlq, messaging, platform, story
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
@@ -85,6 +85,40 @@ def tail(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+@app.command("story")
+def order_story(
+    order_id: str = typer.Argument(..., help="The order's id"),
+    orders_url: str = typer.Option("http://127.0.0.1:8001", envvar="AZL_ORDERS_URL"),
+    fees_url: str = typer.Option("http://127.0.0.1:8002", envvar="AZL_FEES_URL"),
+    notifications_url: str = typer.Option("http://127.0.0.1:8003", envvar="AZL_NOTIFICATIONS_URL"),
+    complaints_url: str = typer.Option("http://127.0.0.1:8004", envvar="AZL_COMPLAINTS_URL"),
+    jwt_secret: str = typer.Option(
+        "azl-development-secret-change-me-0123456789", envvar="AZL_JWT_SECRET"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Everything, as one JSON document"),
+) -> None:
+    """An order's whole story: history, ledger, notifications, deliveries, complaints."""
+    endpoints = story.Endpoints(orders_url, fees_url, notifications_url, complaints_url)
+    whole = story.story(order_id, endpoints, jwt_secret)
+    if as_json:
+        typer.echo(json.dumps(whole, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(story.render(whole))
+    if "unavailable" in whole["order"]:
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def run_demo(amqp_url: str = AmqpUrl, namespace: str = Namespace) -> None:
+    """Drive one order through the whole lifecycle, printing each event as it happens."""
+    try:
+        order_id = asyncio.run(demo.Demo(amqp_url, namespace, typer.echo).run())
+    except demo.DemoFailed as error:
+        typer.echo(f"demo failed: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"\ndemo order {order_id} completed; see `azl story {order_id}`")
 
 
 @dlq_app.command("list")

@@ -1,0 +1,108 @@
+"""Operating it: the README's run command starts the platform, ``azl demo`` drives an
+order through it, ``azl story`` shows the result, and Ctrl-C stops every process cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from azl_testing.infra import Infra
+from azl_testing.processes import JWT_SECRET, free_port
+
+SERVICES = ("orders", "fees", "notifications", "complaints")
+
+
+def _cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "azl_cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _still_running(namespace: str) -> list[int]:
+    """Processes of this namespace's platform that are still alive."""
+    alive = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"AZL_NAMESPACE={namespace}".encode() in environ.split(b"\0"):
+            alive.append(int(proc.name))
+    return alive
+
+
+def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -> None:
+    ports = {name: free_port() for name in SERVICES}
+    env = {
+        **os.environ,
+        **fresh_infra.service_env("orders"),
+        "AZL_JWT_SECRET": JWT_SECRET,
+        **{f"AZL_{name.upper()}_HTTP_PORT": str(port) for name, port in ports.items()},
+        **{f"AZL_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
+    }
+    log = (tmp_path / "run.log").open("w")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "azl_cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        assert run.stdout is not None
+        printed = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = run.stdout.readline()
+            printed.append(line)
+            if "is running" in line:
+                break
+            assert run.poll() is None, "".join(printed)
+        while sum("API http" in line for line in printed) < len(SERVICES):
+            printed.append(run.stdout.readline())  # where every API, AsyncAPI page and metrics is
+        listing = "".join(printed)
+        for port in ports.values():
+            assert f"http://127.0.0.1:{port}/docs" in listing
+            assert f"http://127.0.0.1:{port}/asyncapi.json" in listing
+            assert f"http://127.0.0.1:{port}/metrics" in listing
+
+        demo = _cli("demo", env=env)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "orders.order.completed.v1" in demo.stdout
+        order_id = demo.stdout.rsplit("demo order ", 1)[1].split()[0]
+
+        story = _cli("story", order_id, "--json", env=env)
+        assert story.returncode == 0, story.stderr
+        whole = json.loads(story.stdout)
+        assert whole["order"]["status"] == "completed"
+        assert [h["to_status"] for h in whole["order"]["history"]][-2:] == [
+            "delivered",
+            "completed",
+        ]
+        ledger = whole["ledger"]
+        assert ledger["balance_due_vnd"] == 0
+        assert {"purchase_fee", "international_shipping", "bubble_wrap"} <= set(ledger["fees"])
+        assert (
+            ledger["payments_total_vnd"] == ledger["goods_total_vnd"] + ledger["charges_total_vnd"]
+        )
+        readable = _cli("story", order_id, env=env)
+        assert "Hoàn thành" in readable.stdout
+    finally:
+        run.send_signal(signal.SIGINT)  # Ctrl-C
+        code = run.wait(timeout=60)
+        log.close()
+        if run.stdout is not None:
+            run.stdout.close()
+    assert code == 0, (tmp_path / "run.log").read_text()[-3000:]
+    assert _still_running(fresh_infra.namespace) == []
