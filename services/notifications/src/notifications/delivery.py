@@ -98,7 +98,6 @@ class SmtpSender:
         message["Subject"] = payload["subject"]
         message["Date"] = format_datetime(datetime.now().astimezone())
         message["Message-ID"] = f"<{delivery.delivery_id}@notifications.azl>"
-        message["Content-Language"] = payload["language"]
         message["Auto-Submitted"] = "auto-generated"
         message["X-AZL-Delivery-Id"] = str(delivery.delivery_id)
         message["X-AZL-Template"] = payload["template"]
@@ -106,6 +105,7 @@ class SmtpSender:
             message["X-AZL-Order-Id"] = str(delivery.order_id)
         message.set_content(payload["text"])
         message.add_alternative(payload["html"], subtype="html")
+        message["Content-Language"] = payload["language"]  # after set_content, which drops it
         return message
 
     async def send(self, delivery: Claimed) -> SendResult:
@@ -310,7 +310,8 @@ class DeliveryWorker:
                 .values(
                     status=decision.status.value,
                     next_attempt_at=decision.next_attempt_at,
-                    last_error=last_error,
+                    # a success keeps the last failure for the record; the log has them all
+                    last_error=deliveries_table.c.last_error if result.ok else last_error,
                     updated_at=now,
                     sent_at=now if result.ok else None,
                 )
