@@ -47,14 +47,24 @@ def service_env(smtp_port: int) -> dict[str, str]:
 async def eventually(
     check: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, what: str = "condition"
 ) -> T:
-    """Poll ``check`` until it returns something other than None (or False)."""
+    """Poll ``check`` until it returns something other than None (or False). A read API
+    that answers 5xx or cannot be reached for a moment (a restart, a database that other
+    test runs have filled with connections) is asked again."""
     deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
     while True:
-        value = await check()
-        if value is not None and value is not False:
-            return value
+        try:
+            value = await check()
+            if value is not None and value is not False:
+                return value
+        except httpx.TransportError as error:
+            last_error = error
+        except httpx.HTTPStatusError as error:
+            if error.response.status_code < 500:
+                raise
+            last_error = error
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached in {timeout}s")
+            raise TimeoutError(f"{what} not reached in {timeout}s (last error: {last_error!r})")
         await asyncio.sleep(0.1)
 
 
