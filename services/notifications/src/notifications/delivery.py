@@ -190,6 +190,9 @@ class DeliveryWorker:
         self._senders = senders
         self._jitter = jitter
         self._clock = clock
+        # sends run side by side; their results are written a few at a time, so a batch
+        # never takes more than a couple of the pool's connections
+        self._writers = asyncio.Semaphore(2)
         self.policy = DeliveryPolicy(
             max_attempts=settings.delivery_max_attempts,
             base_delay=settings.delivery_base_delay,
@@ -284,7 +287,8 @@ class DeliveryWorker:
             log.exception("delivery attempt crashed", delivery_id=str(delivery.delivery_id))
             result = SendResult.transient(f"unexpected: {_describe(error)}")
         try:
-            await self.record(delivery, result, started)
+            async with self._writers:
+                await self.record(delivery, result, started)
         except Exception:
             log.exception(
                 "could not record a delivery attempt; the lease will bring it back",
