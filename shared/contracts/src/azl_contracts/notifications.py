@@ -62,7 +62,7 @@ class SetPreferences(Command):
 
     email: EmailStr | None = None
     language: Language = Language.VI
-    channels: list[Channel] = Field(default_factory=lambda: [Channel.IN_APP], max_length=3)
+    channels: list[Channel] = Field(default_factory=lambda: [Channel.IN_APP])
 
 
 class SubscribeWebhook(Command):
