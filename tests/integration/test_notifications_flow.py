@@ -198,6 +198,9 @@ async def test_a_whole_order_reaches_each_recipient_once_per_channel_in_its_lang
             await accepted(bus, command)
 
         # --- what each recipient must have -------------------------------------------------
+        # the fees service charges at deposit (and, as it grows, may charge on completion
+        # too): every charge it made is on the bus once the platform has gone quiet
+        await bus.settle(quiet=1.0)
         fee_events = await bus.wait_for_order("fees.fee.charged", oid)
         on_completion = [e for e in fee_events if e.json.get("on_completion")]
         customer_expected = Counter(
