@@ -53,6 +53,8 @@ class Hook:
     secret: str
     fail_first: list[int] = field(default_factory=list)
     always: int | None = None
+    hold: float = 0.0
+    """Seconds to keep a request waiting before answering (a slow system)."""
     requests: list[HookRequest] = field(default_factory=list)
 
     @property
@@ -119,13 +121,16 @@ class WebhookReceiver:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def hook(self, *, fail_first: list[int] | None = None, always: int | None = None) -> Hook:
+    def hook(
+        self, *, fail_first: list[int] | None = None, always: int | None = None, hold: float = 0
+    ) -> Hook:
         hook = Hook(
             self,
             hook_id=secrets.token_hex(6),
             secret="whsec-" + secrets.token_hex(16),
             fail_first=list(fail_first or []),
             always=always,
+            hold=hold,
         )
         with self.lock:
             self.hooks[hook.hook_id] = hook
@@ -140,6 +145,7 @@ class WebhookReceiver:
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 hook_id = self.path.rsplit("/", 1)[-1]
+                hold = 0.0
                 with receiver.lock:
                     hook = receiver.hooks.get(hook_id)
                     if hook is None:
@@ -148,9 +154,15 @@ class WebhookReceiver:
                         verified = verify(hook.secret, headers, body)
                         status = hook.answer_for(verified)
                         hook.requests.append(HookRequest(headers, body, verified, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                        hold = hook.hold
+                if hold:
+                    time.sleep(hold)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the caller is gone
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -320,6 +320,42 @@ async def test_a_restart_mid_delivery_and_a_redelivered_event_give_one_of_each(
         await unsubscribe(bus, subscription)
 
 
+async def test_a_send_cut_off_by_a_crash_is_tried_again_after_the_lease(
+    bus: Bus, api: NotificationsApi, webhook_receiver: WebhookReceiver, platform: Platform
+) -> None:
+    """The instance dies while the receiver holds its request: nobody knows whether it got
+    through, so once the lease has run out the delivery is sent again — with the same
+    X-AZL-Delivery-Id, by which the receiver drops the repeat — and the lost attempt is
+    logged as interrupted."""
+    hook = webhook_receiver.hook(hold=30)
+    subscription = await subscribed(bus, hook, "orders.order.deposited")
+    service = platform.services["notifications"]
+    try:
+        order = await deposited_order(bus)
+        [first] = await hook.wait_for(count=1)
+        service.kill()
+        hook.hold = 0
+        service.start().wait_ready()
+        [delivery] = await api.settled_deliveries(
+            1, subscription_id=str(subscription), order_id=str(order.order_id)
+        )
+        assert delivery["status"] == "sent"
+        assert [(a["attempt"], a["outcome"]) for a in delivery["attempt_log"]] == [
+            (1, "interrupted"),
+            (2, "sent"),
+        ]
+        requests = hook.seen()
+        assert len(requests) == 2
+        assert all(r.verified for r in requests)
+        assert {r.delivery_id for r in requests} == {first.delivery_id}
+        assert requests[0].body == requests[1].body
+        assert [r.headers["x-azl-attempt"] for r in requests] == ["1", "2"]
+    finally:
+        if service.process is None or service.process.poll() is not None:
+            service.start().wait_ready()
+        await unsubscribe(bus, subscription)
+
+
 async def test_ending_a_subscription_stops_its_deliveries(
     bus: Bus, api: NotificationsApi, webhook_receiver: WebhookReceiver, platform: Platform
 ) -> None:
