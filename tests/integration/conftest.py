@@ -9,9 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from azl_testing import notifications
 from azl_testing.bus import Bus
 from azl_testing.infra import Infra
+from azl_testing.mail import MailServer
 from azl_testing.processes import ServiceProcess
+from azl_testing.webhooks import WebhookReceiver
 
 SERVICES = ("orders", "fees", "notifications", "complaints")
 
@@ -33,8 +36,32 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def platform(infra: Infra, log_dir: Path) -> Iterator[Platform]:
-    processes = {name: ServiceProcess(name, infra, log_dir).start() for name in SERVICES}
+def mail_server() -> Iterator[MailServer]:
+    """The SMTP server the platform's notifications service sends its email to."""
+    server = MailServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """An HTTP server for webhook subscriptions (each test makes its own hooks)."""
+    receiver = WebhookReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(infra: Infra, log_dir: Path, mail_server: MailServer) -> Iterator[Platform]:
+    extra_env = {"notifications": notifications.service_env(mail_server.port)}
+    processes = {
+        name: ServiceProcess(name, infra, log_dir, extra_env=extra_env.get(name, {})).start()
+        for name in SERVICES
+    }
     try:
         for process in processes.values():
             process.wait_ready()

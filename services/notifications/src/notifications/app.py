@@ -10,22 +10,35 @@ from azl_kit.service import ServiceDefinition, build_app
 from azl_kit.settings import ServiceSettings
 
 from . import api
-from .handlers import build_handlers
+from .delivery import delivery_loop
+from .domain import StaffDirectory
+from .handlers import Context, build_handlers
 from .settings import NotificationsSettings
 from .storage import NotificationsUnitOfWork
+from .templates import Renderer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or NotificationsSettings()
+    assert isinstance(settings, NotificationsSettings)
+    context = Context(
+        staff=StaffDirectory(
+            emails=tuple(str(e) for e in settings.staff_emails), language=settings.staff_language
+        ),
+        renderer=Renderer(),
+    )
     return build_app(
         ServiceDefinition(
-            settings=settings or NotificationsSettings(),
-            handlers=build_handlers(),
+            settings=settings,
+            handlers=build_handlers(context),
             uow_factory=NotificationsUnitOfWork,
             migrations=MIGRATIONS,
             routers=[api.router],
+            background=[delivery_loop],
             title="AZL notifications",
-            description="Notifications: alerts to customers, staff and subscribed systems.",
+            description="Notifications: alerts to customers, staff and subscribed systems; "
+            "the in-app inbox; each order's conversation and notes.",
         )
     )

@@ -1,66 +1,185 @@
-"""One function per message the notifications service takes."""
+"""One function per message the notifications service takes: load, call the domain, save.
+
+Each runs in the pipeline's transaction: the notifications and the deliveries an event
+causes are committed together with the inbox mark, and delivered afterwards by the
+delivery worker (``delivery.py``).
+"""
 
 from __future__ import annotations
 
-from uuid import uuid4
+from dataclasses import dataclass
+from functools import partial
+from uuid import UUID
 
-from azl_contracts import ActorRole, orders
+from azl_contracts import Event, orders
 from azl_contracts import notifications as contract
-from azl_contracts.notifications import Channel
 from azl_kit.handlers import Handlers
 
-from .rules import Recipient, rules_for
+from . import domain
+from .rules import events_with_rules
 from .storage import NotificationsUnitOfWork
-from .templates import render, values_of
+from .templates import Renderer
 
 
-async def remember_order(event: orders.OrderPlaced, uow: NotificationsUnitOfWork) -> None:
-    await uow.remember_order(event.order_id, event.customer_id, event.order_code)
+@dataclass(frozen=True)
+class Context:
+    """What handlers need beyond the unit of work; built once, in ``app.py``."""
+
+    staff: domain.StaffDirectory
+    renderer: Renderer
 
 
-async def notify_customer(event: orders.OrderEvent, uow: NotificationsUnitOfWork) -> None:
-    """Apply the rules of the event: one in-app notification per recipient, once."""
-    assert uow.flow.causation_id is not None
-    for rule in rules_for(event):
-        if rule.recipient is not Recipient.CUSTOMER:
-            continue
-        language = await uow.language_of(event.customer_id)
-        rendered = render(rule.template, language, values_of(event))
-        notification_id = uuid4()
-        created = await uow.add_notification(
-            {
-                "notification_id": notification_id,
-                "recipient_id": event.customer_id,
-                "recipient_role": ActorRole.CUSTOMER.value,
-                "order_id": event.order_id,
-                "source_event_id": uow.flow.causation_id,
-                "source_event_type": event.message_type(),
-                "template": rule.template,
-                "language": language.value,
-                "title": rendered.title,
-                "body": rendered.body,
-                "created_at": uow.now(),
-            }
+async def apply_rules(
+    event: Event, event_id: UUID, uow: NotificationsUnitOfWork, context: Context
+) -> None:
+    order_id: UUID | None = getattr(event, "order_id", None)
+    known = None if order_id is None else await uow.known_order(order_id)
+    order_code = getattr(event, "order_code", None) or (known.order_code if known else None)
+    customer_id: str | None = getattr(event, "customer_id", None)
+    plan = domain.plan(
+        event,
+        event_id=event_id,
+        order_code=order_code or str(order_id or "")[:8],
+        customer=(
+            await uow.preferences_of(customer_id)
+            if customer_id is not None and domain.needs_customer(event)
+            else None
+        ),
+        staff=context.staff,
+        subscriptions=(await uow.active_subscriptions() if domain.needs_subscribers(event) else []),
+        renderer=context.renderer,
+        now=uow.now(),
+    )
+    for notification in plan.notifications:
+        if not await uow.add_notification(notification):
+            continue  # this event already notified this recipient
+        uow.publish(notification.created_event())
+        for delivery in plan.deliveries_of(notification.notification_id):
+            await uow.add_delivery(delivery)
+    for webhook in plan.webhooks:
+        await uow.add_delivery(webhook)
+
+
+async def on_event(event: Event, uow: NotificationsUnitOfWork, *, context: Context) -> None:
+    """An event of another service: apply the rules to it (once: its message id is the key)."""
+    assert uow.flow.causation_id is not None, "the pipeline names the message being handled"
+    if isinstance(event, orders.OrderEvent):
+        await uow.remember_order(event.order_id, event.customer_id, event.order_code)
+    await apply_rules(event, uow.flow.causation_id, uow, context)
+
+
+# --- the conversation ---------------------------------------------------------------------
+
+
+async def _record(
+    entry: domain.ConversationEntry,
+    order: domain.KnownOrder,
+    uow: NotificationsUnitOfWork,
+    context: Context,
+) -> None:
+    if await uow.entry_exists(entry.entry_id):
+        raise domain.EntryExists(
+            f"{entry.kind.value} {entry.entry_id} already exists", entry_id=str(entry.entry_id)
         )
-        if created:
-            uow.publish(
-                contract.NotificationCreated(
-                    occurred_at=uow.now(),
-                    notification_id=notification_id,
-                    recipient=event.customer_id,
-                    recipient_role=ActorRole.CUSTOMER,
-                    order_id=event.order_id,
-                    source_event_id=uow.flow.causation_id,
-                    source_event_type=event.message_type(),
-                    template=rule.template,
-                    channels=[Channel.IN_APP],
-                )
-            )
+    await uow.add_entry(entry)
+    event = domain.published(entry, order)
+    if event is not None:
+        uow.publish(event)
+        await apply_rules(event, entry.entry_id, uow, context)
 
 
-def build_handlers() -> Handlers[NotificationsUnitOfWork]:
+async def post_message(
+    command: contract.PostMessage, uow: NotificationsUnitOfWork, *, context: Context
+) -> contract.PostMessageResult:
+    order = await uow.known_order(command.order_id)
+    entry = domain.post_message(command, order, uow.now())
+    await _record(entry, domain.known(order, command.order_id), uow, context)
+    return contract.PostMessageResult(message_id=entry.entry_id)
+
+
+async def add_note(
+    command: contract.AddNote, uow: NotificationsUnitOfWork, *, context: Context
+) -> contract.AddNoteResult:
+    order = await uow.known_order(command.order_id)
+    entry = domain.add_note(command, order, uow.now())
+    await _record(entry, domain.known(order, command.order_id), uow, context)
+    return contract.AddNoteResult(note_id=entry.entry_id)
+
+
+# --- preferences, inbox and subscriptions -----------------------------------------------------
+
+
+async def set_preferences(command: contract.SetPreferences, uow: NotificationsUnitOfWork) -> None:
+    preferences = domain.preferences_from(command)
+    await uow.save_preferences(preferences)
+    uow.publish(
+        contract.PreferencesUpdated(
+            occurred_at=uow.now(),
+            customer_id=preferences.customer_id,
+            language=preferences.language,
+            channels=sorted(preferences.channels),
+            email_set=preferences.email is not None,
+        )
+    )
+
+
+async def mark_read(
+    command: contract.MarkRead, uow: NotificationsUnitOfWork
+) -> contract.MarkReadResult:
+    domain.marking(command)
+    recipient_id, role = domain.inbox_of(command.actor)
+    ids = None if command.all else list(dict.fromkeys(command.notification_ids))
+    marked, missing = await uow.mark_read(recipient_id, role, ids)
+    if missing:
+        raise domain.NotificationsNotFound(
+            "no such notification in your inbox", notification_ids=[str(i) for i in missing]
+        )
+    return contract.MarkReadResult(marked=marked)
+
+
+async def subscribe_webhook(
+    command: contract.SubscribeWebhook, uow: NotificationsUnitOfWork
+) -> contract.SubscribeWebhookResult:
+    subscription = domain.subscription_from(command)
+    if await uow.subscription_exists(subscription.subscription_id):
+        raise domain.SubscriptionExists(
+            f"subscription {subscription.subscription_id} already exists",
+            subscription_id=str(subscription.subscription_id),
+        )
+    await uow.add_subscription(subscription, command.secret, (command.actor.id, command.actor.role))
+    uow.publish(
+        contract.WebhookSubscribed(
+            occurred_at=uow.now(),
+            subscription_id=subscription.subscription_id,
+            url=subscription.url,
+            event_types=list(subscription.event_types),
+        )
+    )
+    return contract.SubscribeWebhookResult(subscription_id=subscription.subscription_id)
+
+
+async def unsubscribe_webhook(
+    command: contract.UnsubscribeWebhook, uow: NotificationsUnitOfWork
+) -> None:
+    if not await uow.end_subscription(command.subscription_id):
+        raise domain.SubscriptionNotFound(
+            f"no active subscription {command.subscription_id}",
+            subscription_id=str(command.subscription_id),
+        )
+    uow.publish(
+        contract.WebhookUnsubscribed(occurred_at=uow.now(), subscription_id=command.subscription_id)
+    )
+
+
+def build_handlers(context: Context) -> Handlers[NotificationsUnitOfWork]:
     handlers: Handlers[NotificationsUnitOfWork] = Handlers()
-    handlers.add(orders.OrderPlaced, remember_order)
-    handlers.add(orders.OrderDeposited, notify_customer)
-    handlers.add(orders.OrderCancelled, notify_customer)
+    handlers.add(contract.PostMessage, partial(post_message, context=context))
+    handlers.add(contract.AddNote, partial(add_note, context=context))
+    handlers.add(contract.SetPreferences, set_preferences)
+    handlers.add(contract.MarkRead, mark_read)
+    handlers.add(contract.SubscribeWebhook, subscribe_webhook)
+    handlers.add(contract.UnsubscribeWebhook, unsubscribe_webhook)
+    for event in events_with_rules():
+        if event.owner() != "notifications":  # its own events are applied where they happen
+            handlers.add(event, partial(on_event, context=context))
     return handlers

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import AnyHttpUrl, AwareDatetime, EmailStr, Field
 
-from .base import Actor, ActorRole, Command, Event
+from .base import Actor, ActorRole, Command, Event, Reply
 from .common import Language
 from .orders import CUSTOMER, CUSTOMER_OR_STAFF, STAFF
 
@@ -27,25 +27,36 @@ class NoteVisibility(StrEnum):
 
 
 class PostMessage(Command):
+    """A message in an order's conversation, between the customer and order staff."""
+
     NAME: ClassVar[str] = "notifications.post-message"
     ALLOWED_ROLES = CUSTOMER_OR_STAFF
 
-    message_id: UUID | None = None
+    message_id: UUID | None = Field(
+        default=None, description="Chosen by the caller to make retries safe; generated if absent."
+    )
     order_id: UUID
-    body: str = Field(max_length=MAX_BODY)
+    body: str = Field(max_length=MAX_BODY, description="Not blank; at most 10,000 characters.")
 
 
 class AddNote(Command):
+    """A staff note on an order: ``private`` notes are seen by staff only, ever."""
+
     NAME: ClassVar[str] = "notifications.add-note"
     ALLOWED_ROLES = STAFF
 
-    note_id: UUID | None = None
+    note_id: UUID | None = Field(
+        default=None, description="Chosen by the caller to make retries safe; generated if absent."
+    )
     order_id: UUID
-    body: str = Field(max_length=MAX_BODY)
+    body: str = Field(max_length=MAX_BODY, description="Not blank; at most 10,000 characters.")
     visibility: NoteVisibility
 
 
 class SetPreferences(Command):
+    """Replaces the customer's preferences. The in-app inbox is always on; ``email`` needs an
+    address; webhooks are for subscribed systems, not a customer channel."""
+
     NAME: ClassVar[str] = "notifications.set-preferences"
     ALLOWED_ROLES = CUSTOMER
 
@@ -55,11 +66,17 @@ class SetPreferences(Command):
 
 
 class SubscribeWebhook(Command):
+    """A system subscribes a URL to events; each delivery is signed with ``secret``
+    (HMAC-SHA256 over ``<timestamp>.<body>``, headers ``X-AZL-Timestamp`` and
+    ``X-AZL-Signature: sha256=<hex>``)."""
+
     NAME: ClassVar[str] = "notifications.subscribe-webhook"
     ALLOWED_ROLES = frozenset({ActorRole.STAFF, ActorRole.SYSTEM})
 
-    subscription_id: UUID | None = None
-    url: AnyHttpUrl
+    subscription_id: UUID | None = Field(
+        default=None, description="Chosen by the caller to make retries safe; generated if absent."
+    )
+    url: AnyHttpUrl = Field(description="http or https")
     secret: str = Field(min_length=16, max_length=256)
     event_types: list[str] = Field(
         min_length=1, max_length=100, description="Routing-key patterns, e.g. orders.order.#"
@@ -74,11 +91,41 @@ class UnsubscribeWebhook(Command):
 
 
 class MarkRead(Command):
+    """Marks notifications of the actor's inbox read (staff share one staff inbox):
+    the listed ones, or ``all``."""
+
     NAME: ClassVar[str] = "notifications.mark-read"
     ALLOWED_ROLES = CUSTOMER_OR_STAFF
 
     notification_ids: list[UUID] = Field(default_factory=list, max_length=500)
     all: bool = False
+
+
+# --- replies (the ``result`` of an accepted command) -------------------------------------
+
+
+class PostMessageResult(Reply):
+    NAME: ClassVar[str] = "notifications.post-message.result"
+
+    message_id: UUID
+
+
+class AddNoteResult(Reply):
+    NAME: ClassVar[str] = "notifications.add-note.result"
+
+    note_id: UUID
+
+
+class SubscribeWebhookResult(Reply):
+    NAME: ClassVar[str] = "notifications.subscribe-webhook.result"
+
+    subscription_id: UUID
+
+
+class MarkReadResult(Reply):
+    NAME: ClassVar[str] = "notifications.mark-read.result"
+
+    marked: int = Field(description="How many notifications went from unread to read.")
 
 
 class NotificationsEvent(Event):
@@ -128,9 +175,13 @@ class NotificationCreated(NotificationsEvent):
     source_event_type: str
     template: str
     channels: list[Channel]
+    language: Language | None = None
 
 
 class DeliveryFailed(NotificationsEvent):
+    """An email or webhook delivery gave up: a permanent refusal (SMTP 5yz, HTTP 4xx) or the
+    retry limit reached. Webhook deliveries belong to no notification."""
+
     NAME: ClassVar[str] = "notifications.delivery.failed"
 
     notification_id: UUID | None = None
@@ -139,6 +190,11 @@ class DeliveryFailed(NotificationsEvent):
     target: str
     attempts: int
     last_error: str
+    recipient: str | None = None
+    subscription_id: UUID | None = None
+    order_id: UUID | None = None
+    source_event_id: UUID | None = None
+    source_event_type: str | None = None
 
 
 class WebhookSubscribed(NotificationsEvent):
