@@ -22,6 +22,7 @@ SERVICES = ("orders", "fees", "notifications", "complaints")
 
 # Short retry delays so outages are retried within seconds, as in production but faster.
 FAST_RETRIES = {
+    "AZL_RETRY_MAX_ATTEMPTS": "12",  # about 15 s of backoff: a 3 s outage on a loaded machine
     "AZL_RETRY_BASE_DELAY": "0.1",
     "AZL_RETRY_MAX_DELAY": "2",
     "AZL_OUTBOX_POLL_INTERVAL": "0.5",
