@@ -88,14 +88,7 @@ class OrdersApi:
 
     async def handled(self, message_type: str) -> float:
         """How many messages of a type the orders service settled (its /metrics), any outcome."""
-        metrics = (await self.http.get("/metrics")).text
-        total = 0.0
-        for line in metrics.splitlines():
-            if line.startswith("azl_messages_handled_total{") and (
-                f'message_type="{message_type}"' in line
-            ):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return await metric(self.http, "azl_messages_handled_total", message_type=message_type)
 
     async def wait_handled(self, message_type: str, at_least: float, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
@@ -103,6 +96,15 @@ class OrdersApi:
             if time.monotonic() > deadline:
                 raise AssertionError(f"orders never handled {at_least:g} {message_type}")
             await asyncio.sleep(0.05)
+
+
+async def metric(http: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """The sum of a Prometheus counter's samples (from ``/metrics``) that carry ``labels``."""
+    total = 0.0
+    for line in (await http.get("/metrics")).text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def _projected(ledger_version: int) -> Callable[[dict[str, Any]], bool]:
