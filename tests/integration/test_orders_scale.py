@@ -3,7 +3,8 @@ serialised by the optimistic version check and retried, so no update is lost and
 bypassed by a race; delivered orders complete by themselves exactly once.
 
 Two extra orders processes join the platform's one for this module, with a tiny
-``AUTO_COMPLETE_DAYS`` (0.00002 days ≈ 1.7 s) and half-second scheduler rounds.
+``AUTO_COMPLETE_DAYS`` (0.00002 days ≈ 1.7 s), half-second scheduler rounds and small
+connection pools.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ ORDER_MORE = 50
 
 @pytest.fixture(scope="module")
 def extra_orders(infra: Infra, log_dir: Path, platform: Platform) -> Iterator[list[ServiceProcess]]:
-    env = {"AZL_AUTO_COMPLETE_DAYS": "0.00002", "AZL_AUTO_COMPLETE_INTERVAL_SECONDS": "0.5"}
+    env = {
+        "AZL_AUTO_COMPLETE_DAYS": "0.00002",
+        "AZL_AUTO_COMPLETE_INTERVAL_SECONDS": "0.5",
+        # the PostgreSQL server is shared (max_connections): at most 4 connections each
+        "AZL_DB_POOL_SIZE": "2",
+    }
     extras = [ServiceProcess("orders", infra, log_dir, extra_env=env).start() for _ in range(2)]
     try:
         for process in extras:
