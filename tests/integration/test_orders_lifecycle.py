@@ -264,7 +264,7 @@ async def test_the_happy_path_from_placement_to_completion(bus: Bus, api: Orders
     await bus.emit(cod)
     await bus.wait_for_order("orders.order.payment-recorded", oid)
     view = await journey.check(S.DELIVERED, changed_status=False)
-    assert [(p["kind"], p["method"]) for p in view["info"]["payments"]] == [
+    assert [(p["kind"], p["method"]) for p in view["payments"]] == [
         ("deposit", None),
         ("payment", "cod"),
     ]
@@ -531,7 +531,7 @@ async def test_a_payment_for_a_cancelled_order_is_dead_lettered(bus: Bus, api: O
     after = await api.detail(order.order_id)
     assert after["status"] == "cancelled"
     assert after["history"] == before["history"]
-    assert after["info"]["payments"] == before["info"]["payments"]
+    assert after["payments"] == before["payments"]
     assert not bus.seen("orders.order.payment-recorded", lambda e: e.causation_id == message_id)
 
 

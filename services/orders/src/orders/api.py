@@ -266,7 +266,7 @@ async def visible_order_detail(
 
 @router.get("/{order_id}", response_model=OrderDetail, responses={**NOT_FOUND, **UNAUTHORIZED})
 async def get_order(principal: CurrentPrincipal, conn: DbConnection, order_id: UUID) -> OrderDetail:
-    """The order's tabs: info (items, services, address, amounts, payments), status history,
+    """The order's tabs: info (items, services, address, amounts), payments, status history,
     transactions (the fees ledger), packages and complaints."""
     return await visible_order_detail(conn, principal, order_id)
 

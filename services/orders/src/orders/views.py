@@ -129,7 +129,6 @@ class OrderInfo(_View):
     paid_vnd: int = Field(description="Every deposit and payment reported for the order.")
     balance_due_vnd: int | None = Field(description="From the fees ledger; null before it.")
     payment_status_label: Label
-    payments: list[PaymentView]
 
 
 class HistoryEntryView(_View):
@@ -219,6 +218,9 @@ class OrderDetail(_View):
     created_at: datetime
     updated_at: datetime
     info: OrderInfo
+    payments: list[PaymentView] = Field(
+        description="The deposits and payments the order accepted from the payments system."
+    )
     history: list[HistoryEntryView]
     transactions: Transactions
     packages: list[contract.Package]
@@ -298,8 +300,8 @@ def order_detail(
             paid_vnd=int(order.paid_vnd),
             balance_due_vnd=None if order.balance_due_vnd is None else int(order.balance_due_vnd),
             payment_status_label=PAYMENT_STATUS_LABELS[order.payment_status],
-            payments=sorted(payments, key=lambda p: p.at),
         ),
+        payments=sorted(payments, key=lambda p: p.at),
         history=[
             HistoryEntryView(
                 from_status=h.from_status,

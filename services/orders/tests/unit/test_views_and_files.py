@@ -107,7 +107,7 @@ class TestOrderDetail:
         assert [i.amount_vnd for i in detail.info.items] == [700_000, 131_250]
         assert detail.info.goods_total_vnd == 831_250
         assert [s.code for s in detail.info.services] == [ServiceCode.WOODEN_CRATE]
-        assert [(p.kind, p.amount_vnd) for p in detail.info.payments] == [
+        assert [(p.kind, p.amount_vnd) for p in detail.payments] == [
             ("deposit", int(detail.info.required_deposit_vnd)),
             ("payment", 100_000),
         ]
