@@ -10,6 +10,7 @@ connection pools.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,26 @@ def extra_orders(infra: Infra, log_dir: Path, platform: Platform) -> Iterator[li
     extras = [ServiceProcess("orders", infra, log_dir, extra_env=env).start() for _ in range(2)]
     try:
         for process in extras:
-            process.wait_ready()
+            _ready(process)
         yield extras
     finally:
         codes = [process.stop() for process in extras]
         assert codes == [0, 0], f"extra orders instances did not stop cleanly: {codes}"
+
+
+def _ready(process: ServiceProcess, tries: int = 3) -> ServiceProcess:
+    """Wait until the process is ready, starting it again if it exited during start-up: the
+    PostgreSQL server is shared by every test run on the machine, and a service that finds
+    it full (``too many clients``) exits at start-up rather than waiting."""
+    for attempt in range(1, tries + 1):
+        try:
+            return process.wait_ready()
+        except RuntimeError:
+            if attempt == tries:
+                raise
+            time.sleep(2)
+            process.start()
+    raise AssertionError("unreachable")
 
 
 @pytest_asyncio.fixture
