@@ -74,7 +74,7 @@ class Journey:
             self.statuses.append(status)
         view = await self.view()
         assert view["status"] == status.value
-        assert view["status_label"]["vi"] == dict(_LABELS)[status]
+        assert view["status_label"]["vi"] == VIETNAMESE[status]
         assert [h["to_status"] for h in view["history"]] == [s.value for s in self.statuses]
         assert [h["from_status"] for h in view["history"]] == [None] + [
             s.value for s in self.statuses[:-1]
@@ -103,7 +103,8 @@ class Journey:
         assert sum(v for k, v in page["counts"].items() if k != "all") == 1
 
 
-_LABELS = {
+# the spec's own labels, written out here so a wrong label in the code cannot go unseen
+VIETNAMESE = {
     S.AWAITING_DEPOSIT: "Chờ đặt cọc",
     S.DEPOSITED: "Đã đặt cọc",
     S.PURCHASING: "Đang mua hàng",
@@ -118,7 +119,7 @@ _LABELS = {
     S.DELIVERED: "Đã giao hàng",
     S.COMPLETED: "Hoàn thành",
     S.CANCELLED: "Đã hủy",
-}.items()
+}
 
 PAYMENTS = Actor(id="payments", role=ActorRole.SYSTEM)
 STATUS_CHANGED = "status-changed"
