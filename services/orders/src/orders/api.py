@@ -120,16 +120,21 @@ SUMMARY_COLUMNS = [
     orders_table.c.customer_id,
     orders_table.c.website,
     orders_table.c.status,
-    orders_table.c.payment_status,
     orders_table.c.goods_total_vnd,
     orders_table.c.created_at,
     orders_table.c.updated_at,
+    ledgers_table.c.balance_due_vnd,  # for the payment status
 ]
 
 
 def newest_first(clauses: list[ColumnElement[bool]]) -> Select[Any]:
     return (
         select(*SUMMARY_COLUMNS)
+        .select_from(
+            orders_table.outerjoin(
+                ledgers_table, ledgers_table.c.order_id == orders_table.c.order_id
+            )
+        )
         .where(and_(True, *clauses))
         .order_by(orders_table.c.updated_at.desc(), orders_table.c.order_id.desc())
     )

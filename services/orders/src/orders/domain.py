@@ -91,6 +91,17 @@ class PaymentNotAccepted(InvalidState):
     """Money reported for an order that cannot take it: an operator has to look at it."""
 
 
+def payment_status(balance_due_vnd: Decimal | None) -> PaymentStatus:
+    """Paid when the fees ledger's balance due is ≤ 0; unpaid before there is a ledger.
+
+    The balance is the fees service's: the orders service keeps its latest ledger as a read
+    model beside the order, never in it, so a ledger update neither moves the order's version
+    nor races the order's own commands."""
+    if balance_due_vnd is not None and balance_due_vnd <= 0:
+        return PaymentStatus.PAID
+    return PaymentStatus.UNPAID
+
+
 def website_of(product_url: str) -> Website:
     """taobao.com, tmall.com, 1688.com and their subdomains; any other host is refused."""
     host = (urlsplit(product_url).hostname or "").lower().rstrip(".")
@@ -187,8 +198,6 @@ class Order:
     payments: list[Payment] = field(default_factory=list)
     packages: list[contract.Package] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
-    payment_status: PaymentStatus = PaymentStatus.UNPAID
-    balance_due_vnd: Decimal | None = None
     delivered_at: datetime | None = None
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
     _changed: bool = field(default=False, repr=False, compare=False)
@@ -360,14 +369,6 @@ class Order:
 
     def _knows_payment(self, payment_id: str) -> bool:
         return any(p.payment_id == payment_id for p in (*self.deposits, *self.payments))
-
-    def record_ledger(self, balance_due_vnd: Decimal, now: datetime) -> None:
-        """The fees ledger's balance: the order is paid when nothing is due."""
-        if balance_due_vnd == self.balance_due_vnd:
-            return
-        self._touch(now)
-        self.balance_due_vnd = balance_due_vnd
-        self.payment_status = PaymentStatus.PAID if balance_due_vnd <= 0 else PaymentStatus.UNPAID
 
     # --- cancellation -------------------------------------------------------------------
 

@@ -140,15 +140,14 @@ async def confirm_received(command: commands.ConfirmReceived, uow: OrdersUnitOfW
 
 
 async def project_ledger(event: fee_events.LedgerUpdated, uow: OrdersUnitOfWork) -> None:
-    """The transactions tab and the payment status come from the fees ledger."""
-    newer = await uow.save_ledger(
-        event.order_id, event.ledger_version, event.model_dump(mode="json")
+    """The transactions tab and the payment status come from the fees ledger's newest
+    snapshot, kept beside the order (see ``domain.payment_status``)."""
+    await uow.save_ledger(
+        event.order_id,
+        event.ledger_version,
+        event.balance_due_vnd,
+        event.model_dump(mode="json"),
     )
-    if not newer:
-        return
-    order = await uow.orders.get(event.order_id)
-    if order is not None:
-        order.record_ledger(event.balance_due_vnd, uow.now())
 
 
 async def project_complaint(event: complaint_events.ComplaintEvent, uow: OrdersUnitOfWork) -> None:

@@ -189,7 +189,7 @@ def _amounts(pdf: FPDF, order: OrderDetail) -> None:
         rows.append(("Đã thanh toán / Paid", vnd(totals.payments_total_vnd)))
         if totals.refunds_total_vnd:
             rows.append(("Đã hoàn / Refunded", vnd(totals.refunds_total_vnd)))
-        rows.append(("Còn phải trả / Balance due", vnd(max(totals.balance_due_vnd, 0))))
+        rows.append(("Còn phải trả / Balance due", vnd(max(totals.balance_due_vnd, Decimal(0)))))
         if totals.balance_due_vnd < 0:
             rows.append(("Tiền thừa / Credit", vnd(-totals.balance_due_vnd)))
     if info.services:

@@ -38,7 +38,6 @@ from azl_contracts.common import (
     ItemStatus,
     OrderStatus,
     PaymentMethod,
-    PaymentStatus,
     ServiceCode,
     Website,
 )
@@ -60,7 +59,6 @@ orders_table = Table(
     Column("customer_id", Text, nullable=False),
     Column("website", Text, nullable=False),
     Column("status", Text, nullable=False),
-    Column("payment_status", Text, nullable=False),
     Column("goods_total_vnd", Numeric(18, 0), nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -85,6 +83,7 @@ ledgers_table = Table(
     metadata,
     Column("order_id", Uuid, primary_key=True),
     Column("ledger_version", Integer, nullable=False),
+    Column("balance_due_vnd", Numeric(18, 0), nullable=True),
     Column("snapshot", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -145,7 +144,6 @@ def to_document(order: Order) -> dict[str, Any]:
             }
             for h in order.history
         ],
-        "balance_due_vnd": None if order.balance_due_vnd is None else str(order.balance_due_vnd),
     }
 
 
@@ -214,8 +212,6 @@ def from_row(row: Any) -> Order:
             )
             for h in doc["history"]
         ],
-        payment_status=PaymentStatus(row.payment_status),
-        balance_due_vnd=None if doc["balance_due_vnd"] is None else Decimal(doc["balance_due_vnd"]),
         delivered_at=row.delivered_at,
     )
 
@@ -226,7 +222,6 @@ def _columns(order: Order) -> dict[str, Any]:
         "customer_id": order.customer_id,
         "website": order.website.value,
         "status": order.status.value,
-        "payment_status": order.payment_status.value,
         "goods_total_vnd": order.goods_total_vnd,
         "version": order.version,
         "created_at": order.created_at,
@@ -296,7 +291,11 @@ class OrdersUnitOfWork(UnitOfWork):
         await self.orders.flush()
 
     async def save_ledger(
-        self, order_id: UUID, ledger_version: int, snapshot: dict[str, Any]
+        self,
+        order_id: UUID,
+        ledger_version: int,
+        balance_due_vnd: Decimal,
+        snapshot: dict[str, Any],
     ) -> bool:
         """Keep the newest ledger snapshot; False when a newer one is already stored."""
         statement = (
@@ -304,6 +303,7 @@ class OrdersUnitOfWork(UnitOfWork):
             .values(
                 order_id=order_id,
                 ledger_version=ledger_version,
+                balance_due_vnd=balance_due_vnd,
                 snapshot=snapshot,
                 updated_at=self.now(),
             )
@@ -311,6 +311,7 @@ class OrdersUnitOfWork(UnitOfWork):
                 index_elements=["order_id"],
                 set_={
                     "ledger_version": ledger_version,
+                    "balance_due_vnd": balance_due_vnd,
                     "snapshot": snapshot,
                     "updated_at": self.now(),
                 },

@@ -29,7 +29,7 @@ from azl_contracts.common import (
 from azl_contracts.fees import LedgerEntryKind
 from azl_contracts.money import round_vnd
 
-from .domain import Item, Order, Payment
+from .domain import Item, Order, Payment, payment_status
 from .labels import (
     ITEM_STATUS_LABELS,
     PAYMENT_METHOD_LABELS,
@@ -79,7 +79,7 @@ def summary_of(row: Any) -> OrderSummary:
         website=Website(row.website),
         status=status,
         status_label=order_status_label(status),
-        payment_status=PaymentStatus(row.payment_status),
+        payment_status=payment_status(row.balance_due_vnd),
         goods_total_vnd=int(row.goods_total_vnd),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -141,9 +141,12 @@ class HistoryEntryView(_View):
 
 
 class LedgerEntryView(_View):
+    """One entry of the fees ledger, as ``fees.ledger.updated`` carries it (amounts are
+    whole VND written as strings, like every amount on the bus)."""
+
     entry_id: UUID
     kind: LedgerEntryKind
-    amount_vnd: int
+    amount_vnd: Decimal
     fee_code: ServiceCode | None = None
     fee_label: Label | None = None
     catalog_version: str | None = None
@@ -153,11 +156,11 @@ class LedgerEntryView(_View):
 
 
 class LedgerTotals(_View):
-    goods_total_vnd: int
-    charges_total_vnd: int
-    payments_total_vnd: int
-    refunds_total_vnd: int
-    balance_due_vnd: int
+    goods_total_vnd: Decimal
+    charges_total_vnd: Decimal
+    payments_total_vnd: Decimal
+    refunds_total_vnd: Decimal
+    balance_due_vnd: Decimal
 
 
 class Transactions(_View):
@@ -169,15 +172,15 @@ class Transactions(_View):
 
     def charged(self) -> dict[ServiceCode, int]:
         """What stays charged per fee: charges minus voids, fees with nothing left omitted."""
-        net: dict[ServiceCode, int] = {}
+        net: dict[ServiceCode, Decimal] = {}
         for entry in self.entries:
             if entry.fee_code is None:
                 continue
             if entry.kind is LedgerEntryKind.CHARGE:
-                net[entry.fee_code] = net.get(entry.fee_code, 0) + entry.amount_vnd
+                net[entry.fee_code] = net.get(entry.fee_code, Decimal(0)) + entry.amount_vnd
             elif entry.kind is LedgerEntryKind.VOID:
-                net[entry.fee_code] = net.get(entry.fee_code, 0) - entry.amount_vnd
-        return {code: amount for code, amount in net.items() if amount}
+                net[entry.fee_code] = net.get(entry.fee_code, Decimal(0)) - entry.amount_vnd
+        return {code: int(amount) for code, amount in net.items() if amount}
 
 
 class ComplaintStepView(_View):
@@ -275,6 +278,9 @@ def order_detail(
     payments = [_payment(p, "deposit") for p in order.deposits] + [
         _payment(p, "payment") for p in order.payments
     ]
+    transactions = transactions_of(ledger)
+    balance_due = None if transactions.totals is None else transactions.totals.balance_due_vnd
+    paid = payment_status(balance_due)
     return OrderDetail(
         order_id=order.order_id,
         code=order.code,
@@ -282,7 +288,7 @@ def order_detail(
         website=order.website,
         status=order.status,
         status_label=order_status_label(order.status),
-        payment_status=order.payment_status,
+        payment_status=paid,
         version=order.version,
         created_at=order.created_at,
         updated_at=order.updated_at,
@@ -298,8 +304,8 @@ def order_detail(
             required_deposit_vnd=int(order.required_deposit_vnd),
             deposit_paid_vnd=int(order.deposit_paid_vnd),
             paid_vnd=int(order.paid_vnd),
-            balance_due_vnd=None if order.balance_due_vnd is None else int(order.balance_due_vnd),
-            payment_status_label=PAYMENT_STATUS_LABELS[order.payment_status],
+            balance_due_vnd=None if balance_due is None else int(balance_due),
+            payment_status_label=PAYMENT_STATUS_LABELS[paid],
         ),
         payments=sorted(payments, key=lambda p: p.at),
         history=[
@@ -313,7 +319,7 @@ def order_detail(
             )
             for h in order.history
         ],
-        transactions=transactions_of(ledger),
+        transactions=transactions,
         packages=list(order.packages),
         complaints=sorted(
             (ComplaintView.model_validate(c) for c in complaints),
