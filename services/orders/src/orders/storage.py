@@ -70,7 +70,7 @@ orders_table = Table(
     Index("orders_updated", text("updated_at DESC"), text("order_id DESC")),
     Index("orders_customer_updated", "customer_id", text("updated_at DESC"), text("order_id DESC")),
     Index("orders_status_updated", "status", text("updated_at DESC"), text("order_id DESC")),
-    Index("orders_code_prefix", text("code text_pattern_ops")),
+    Index("orders_code_prefix", "code", postgresql_ops={"code": "text_pattern_ops"}),
     Index(
         "orders_delivered_due",
         "delivered_at",
