@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -10,7 +11,9 @@ from uuid import UUID, uuid4
 from azl_contracts import Actor, ActorRole
 from azl_contracts import orders as o
 from azl_contracts import payments as p
-from azl_contracts.common import DeliveryAddress, ServiceCode
+from azl_contracts.common import DeliveryAddress, PaymentMethod, ServiceCode
+from azl_contracts.complaints import ComplaintStatus
+from azl_contracts.fees import LedgerEntry, LedgerEntryKind, LedgerUpdated
 
 STAFF = Actor(id="staff-1", role=ActorRole.STAFF)
 WAREHOUSE = Actor(id="warehouse", role=ActorRole.SYSTEM)
@@ -73,3 +76,88 @@ def deposit(
         amount_vnd=Decimal(amount),
         payment_id=payment_id or f"pay-{uuid4().hex[:12]}",
     )
+
+
+# --- facts other systems publish, for the orders read model ------------------------------
+
+
+def payment(
+    order_id: UUID | str,
+    amount: Decimal | int,
+    method: PaymentMethod = PaymentMethod.BANK_TRANSFER,
+    payment_id: str | None = None,
+) -> p.PaymentReceived:
+    return p.PaymentReceived(
+        order_id=UUID(str(order_id)),
+        amount_vnd=Decimal(amount),
+        payment_id=payment_id or f"pay-{uuid4().hex[:12]}",
+        method=method,
+    )
+
+
+def ledger_entry(
+    kind: LedgerEntryKind,
+    amount: int,
+    *,
+    fee_code: ServiceCode | None = None,
+    description: str = "",
+    reference: str | None = None,
+) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=uuid4(),
+        kind=kind,
+        amount_vnd=Decimal(amount),
+        fee_code=fee_code,
+        catalog_version="test" if fee_code else None,
+        description=description or kind.value,
+        reference=reference,
+        recorded_at=datetime.now(UTC),
+    )
+
+
+def ledger_updated(
+    order_id: UUID,
+    customer_id: str,
+    *,
+    version: int,
+    goods_total: int,
+    entries: Sequence[LedgerEntry],
+) -> LedgerUpdated:
+    """A whole-ledger snapshot as the fees service publishes it (totals from the entries)."""
+
+    def total(*kinds: LedgerEntryKind) -> Decimal:
+        return sum((e.amount_vnd for e in entries if e.kind in kinds), Decimal(0))
+
+    charges = total(LedgerEntryKind.CHARGE) - total(LedgerEntryKind.VOID)
+    payments = total(LedgerEntryKind.PAYMENT)
+    refunds = total(LedgerEntryKind.REFUND)
+    return LedgerUpdated(
+        order_id=order_id,
+        customer_id=customer_id,
+        occurred_at=datetime.now(UTC),
+        ledger_version=version,
+        goods_total_vnd=Decimal(goods_total),
+        charges_total_vnd=charges,
+        payments_total_vnd=payments,
+        refunds_total_vnd=refunds,
+        balance_due_vnd=Decimal(goods_total) + charges - payments + refunds,
+        entries=list(entries),
+    )
+
+
+def complaint_fields(
+    complaint_id: UUID,
+    order_id: UUID,
+    customer_id: str,
+    status: ComplaintStatus,
+    actor: Actor,
+) -> dict[str, Any]:
+    """The fields every ``complaints.complaint.*`` event carries."""
+    return {
+        "complaint_id": complaint_id,
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "status": status,
+        "actor": actor,
+        "occurred_at": datetime.now(UTC),
+    }

@@ -1,61 +1,47 @@
-"""The order read API: list with filters and status-tab counts, and the order's tabs."""
+"""The order read API: the list (filters, pages, status-tab counts), its export, the order's
+tabs and its printable invoice.
+
+Every route needs a bearer token. A customer sees only its own orders, and lists them only
+once their deposit succeeded; anything else is 404, never 403. Staff and systems see all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from azl_contracts.common import Language, OrderStatus, PaymentStatus, Website
+from azl_contracts.common import OrderStatus, Website
 from azl_kit.auth import CurrentPrincipal, Principal
 from azl_kit.http import DbConnection
 
-from .domain import LISTED_TO_CUSTOMER, Order
+from . import export
+from .domain import LISTED_TO_CUSTOMER
+from .invoice import render_invoice
 from .storage import complaints_table, from_row, ledgers_table, orders_table
+from .views import OrderDetail, OrderPage, OrderSummary, order_detail, summary_of
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 
-
-class StatusLabel(BaseModel):
-    vi: str
-    en: str
-
-
-def label(status: OrderStatus) -> StatusLabel:
-    return StatusLabel(vi=status.label(Language.VI), en=status.label(Language.EN))
-
-
-class OrderSummary(BaseModel):
-    order_id: UUID
-    code: str
-    customer_id: str
-    website: Website
-    status: OrderStatus
-    status_label: StatusLabel
-    payment_status: PaymentStatus
-    goods_total_vnd: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class OrderPage(BaseModel):
-    items: list[OrderSummary]
-    page: int
-    page_size: int
-    total: int
-    counts: dict[str, int]
+EXPORT_BATCH = 2000
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: {"description": "No such order, or not the caller's"}}
+UNAUTHORIZED: Responses = {401: {"description": "Missing, malformed or expired bearer token"}}
 
 
 class ListFilters(BaseModel):
     status: OrderStatus | None = None
     website: Website | None = None
     code: str | None = None
+    customer_id: str | None = None
     updated_from: AwareDatetime | None = None
     updated_to: AwareDatetime | None = None
 
@@ -63,16 +49,45 @@ class ListFilters(BaseModel):
 def list_filters(
     status: OrderStatus | None = None,
     website: Website | None = None,
-    code: Annotated[str | None, Query(max_length=10, description="Exact code or a prefix")] = None,
-    updated_from: AwareDatetime | None = None,
-    updated_to: AwareDatetime | None = None,
+    code: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=10,
+            pattern=r"^[A-Za-z0-9]+$",
+            description="An order code (AZ + 8 digits) or its beginning: exact or prefix.",
+        ),
+    ] = None,
+    customer_id: Annotated[
+        str | None,
+        Query(max_length=64, description="Staff: one customer's orders (customers: their own)."),
+    ] = None,
+    updated_from: Annotated[
+        AwareDatetime | None, Query(description="Updated at or after (with a time zone).")
+    ] = None,
+    updated_to: Annotated[
+        AwareDatetime | None, Query(description="Updated at or before (with a time zone).")
+    ] = None,
 ) -> ListFilters:
     return ListFilters(
-        status=status, website=website, code=code, updated_from=updated_from, updated_to=updated_to
+        status=status,
+        website=website,
+        code=code,
+        customer_id=customer_id,
+        updated_from=updated_from,
+        updated_to=updated_to,
     )
 
 
 Filters = Annotated[ListFilters, Depends(list_filters)]
+
+
+def _engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.runtime.database()
+    return engine
+
+
+Database = Annotated[AsyncEngine, Depends(_engine)]
 
 
 def scope(
@@ -83,34 +98,20 @@ def scope(
     if principal.is_customer:
         clauses.append(orders_table.c.customer_id == principal.id)
         clauses.append(orders_table.c.status.in_([s.value for s in LISTED_TO_CUSTOMER]))
+    if filters.customer_id is not None:
+        clauses.append(orders_table.c.customer_id == filters.customer_id)
     if with_status and filters.status is not None:
         clauses.append(orders_table.c.status == filters.status.value)
     if filters.website is not None:
         clauses.append(orders_table.c.website == filters.website.value)
     if filters.code:
-        escaped = filters.code.upper().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(orders_table.c.code.like(escaped + "%", escape="\\"))
+        # The pattern allows letters and digits only, so nothing needs escaping for LIKE.
+        clauses.append(orders_table.c.code.like(filters.code.upper() + "%"))
     if filters.updated_from is not None:
         clauses.append(orders_table.c.updated_at >= filters.updated_from)
     if filters.updated_to is not None:
         clauses.append(orders_table.c.updated_at <= filters.updated_to)
     return clauses
-
-
-def summary(row: Any) -> OrderSummary:
-    status = OrderStatus(row.status)
-    return OrderSummary(
-        order_id=row.order_id,
-        code=row.code,
-        customer_id=row.customer_id,
-        website=Website(row.website),
-        status=status,
-        status_label=label(status),
-        payment_status=PaymentStatus(row.payment_status),
-        goods_total_vnd=int(row.goods_total_vnd),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 SUMMARY_COLUMNS = [
@@ -119,16 +120,30 @@ SUMMARY_COLUMNS = [
     orders_table.c.customer_id,
     orders_table.c.website,
     orders_table.c.status,
-    orders_table.c.payment_status,
     orders_table.c.goods_total_vnd,
     orders_table.c.created_at,
     orders_table.c.updated_at,
+    ledgers_table.c.balance_due_vnd,  # for the payment status
 ]
+
+
+def newest_first(clauses: list[ColumnElement[bool]]) -> Select[Any]:
+    return (
+        select(*SUMMARY_COLUMNS)
+        .select_from(
+            orders_table.outerjoin(
+                ledgers_table, ledgers_table.c.order_id == orders_table.c.order_id
+            )
+        )
+        .where(and_(True, *clauses))
+        .order_by(orders_table.c.updated_at.desc(), orders_table.c.order_id.desc())
+    )
 
 
 async def status_counts(
     conn: AsyncConnection, clauses: list[ColumnElement[bool]]
 ) -> dict[str, int]:
+    """One grouped count: ``all`` and every status under the filters (0 when none)."""
     rows = (
         await conn.execute(
             select(orders_table.c.status, func.count())
@@ -140,122 +155,143 @@ async def status_counts(
     return {"all": sum(counts.values()), **{s.value: counts.get(s.value, 0) for s in OrderStatus}}
 
 
-@router.get("", response_model=OrderPage)
+@router.get("", response_model=OrderPage, responses=UNAUTHORIZED)
 async def list_orders(
     principal: CurrentPrincipal,
     conn: DbConnection,
     filters: Filters,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OrderPage:
-    """Newest update first; ``counts`` are per status under the same filters (for the tabs)."""
+    """Orders, newest update first. ``counts`` holds the status tabs (All, Deposited,
+    Ordering, …) under the same filters except ``status``; ``total`` counts this tab."""
     clauses = scope(principal, filters, with_status=True)
     rows = (
-        await conn.execute(
-            select(*SUMMARY_COLUMNS)
-            .where(and_(True, *clauses))
-            .order_by(orders_table.c.updated_at.desc(), orders_table.c.order_id.desc())
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        )
+        await conn.execute(newest_first(clauses).limit(page_size).offset((page - 1) * page_size))
     ).all()
     counts = await status_counts(conn, scope(principal, filters, with_status=False))
     total = counts["all"] if filters.status is None else counts[filters.status.value]
     return OrderPage(
-        items=[summary(r) for r in rows], page=page, page_size=page_size, total=total, counts=counts
+        items=[summary_of(r) for r in rows],
+        page=page,
+        page_size=page_size,
+        total=total,
+        counts=counts,
     )
 
 
-async def load_visible(conn: AsyncConnection, principal: Principal, order_id: UUID) -> Order:
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        **UNAUTHORIZED,
+        200: {
+            "description": "The filtered list, newest update first",
+            "content": {export.CSV_MEDIA_TYPE: {}, export.XLSX_MEDIA_TYPE: {}},
+        },
+        400: {"description": "Too many orders for one XLSX sheet: narrow the filters"},
+    },
+)
+async def export_orders(
+    principal: CurrentPrincipal,
+    database: Database,
+    filters: Filters,
+    export_format: Annotated[export.ExportFormat, Query(alias="format")] = export.ExportFormat.CSV,
+) -> Response:
+    """The filtered list (the same filters and scope as ``GET /orders``) as a CSV or XLSX
+    file."""
+    query = newest_first(scope(principal, filters, with_status=True))
+    headers = {
+        "Content-Disposition": (
+            f'attachment; filename="{export.filename(export_format, datetime.now(UTC))}"'
+        )
+    }
+    if export_format is export.ExportFormat.CSV:
+        return StreamingResponse(
+            _csv_stream(database, query), media_type=export_format.media_type, headers=headers
+        )
+    async with database.connect() as conn:
+        matching = await conn.scalar(select(func.count()).select_from(query.subquery()))
+    if (matching or 0) > export.XLSX_MAX_ROWS:
+        raise HTTPException(
+            400, f"{matching} orders do not fit one XLSX sheet; narrow the filters or use CSV"
+        )
+    return Response(
+        await _xlsx(database, query), media_type=export_format.media_type, headers=headers
+    )
+
+
+async def _summaries(
+    database: AsyncEngine, query: Select[Any]
+) -> AsyncIterator[list[OrderSummary]]:
+    async with database.connect() as conn:
+        result = await conn.stream(query.execution_options(yield_per=EXPORT_BATCH))
+        async for rows in result.partitions(EXPORT_BATCH):
+            yield [summary_of(r) for r in rows]
+
+
+async def _csv_stream(database: AsyncEngine, query: Select[Any]) -> AsyncIterator[bytes]:
+    yield export.csv_header().encode()
+    async for batch in _summaries(database, query):
+        yield export.csv_rows(batch).encode()
+
+
+async def _xlsx(database: AsyncEngine, query: Select[Any]) -> bytes:
+    """Rows are appended (and the file written) in a worker thread, off the event loop."""
+    workbook = await asyncio.to_thread(export.XlsxExport)
+    async for batch in _summaries(database, query):
+        await asyncio.to_thread(workbook.append, batch)
+    return await asyncio.to_thread(workbook.finish)
+
+
+async def visible_order_detail(
+    conn: AsyncConnection, principal: Principal, order_id: UUID
+) -> OrderDetail:
     row = (
         await conn.execute(select(orders_table).where(orders_table.c.order_id == order_id))
     ).first()
     if row is None or not principal.may_see(row.customer_id):
         raise HTTPException(404, "order not found")
-    return from_row(row)
-
-
-@router.get("/{order_id}")
-async def get_order(
-    principal: CurrentPrincipal, conn: DbConnection, order_id: UUID
-) -> dict[str, Any]:
-    """The order's tabs: info, history, transactions, packages, complaints."""
-    order = await load_visible(conn, principal, order_id)
     ledger = (
         await conn.execute(
             select(ledgers_table.c.snapshot).where(ledgers_table.c.order_id == order_id)
         )
     ).scalar()
     complaints = (
-        await conn.execute(
-            select(complaints_table)
-            .where(complaints_table.c.order_id == order_id)
-            .order_by(complaints_table.c.updated_at)
+        (
+            await conn.execute(
+                select(complaints_table.c.summary).where(complaints_table.c.order_id == order_id)
+            )
         )
-    ).all()
-    return order_view(order, ledger, complaints)
+        .scalars()
+        .all()
+    )
+    return order_detail(from_row(row), ledger, complaints)
 
 
-def order_view(
-    order: Order, ledger: dict[str, Any] | None, complaints: Sequence[Any]
-) -> dict[str, Any]:
-    return {
-        "order_id": str(order.order_id),
-        "code": order.code,
-        "customer_id": order.customer_id,
-        "website": order.website.value,
-        "status": order.status.value,
-        "status_label": label(order.status).model_dump(),
-        "payment_status": order.payment_status.value,
-        "version": order.version,
-        "created_at": order.created_at.isoformat(),
-        "updated_at": order.updated_at.isoformat(),
-        "info": {
-            "items": [i.to_contract().model_dump(mode="json") for i in order.items],
-            "services": [s.value for s in order.services],
-            "delivery_address": order.delivery_address.model_dump(mode="json"),
-            "exchange_rate": str(order.exchange_rate),
-            "goods_total_vnd": int(order.goods_total_vnd),
-            "required_deposit_vnd": int(order.required_deposit_vnd),
-            "deposit_paid_vnd": int(order.deposit_paid_vnd),
-            "balance_due_vnd": None
-            if order.balance_due_vnd is None
-            else int(order.balance_due_vnd),
-        },
-        "history": [
-            {
-                "from_status": None if h.from_status is None else h.from_status.value,
-                "to_status": h.to_status.value,
-                "actor": h.actor.model_dump(mode="json"),
-                "reason": h.reason,
-                "at": h.at.isoformat(),
-            }
-            for h in order.history
-        ],
-        "transactions": _transactions(ledger),
-        "packages": [p.model_dump(mode="json") for p in order.packages],
-        "complaints": [
-            {"complaint_id": str(c.complaint_id), "type": c.type, "status": c.status, **c.summary}
-            for c in complaints
-        ],
-    }
+@router.get("/{order_id}", response_model=OrderDetail, responses={**NOT_FOUND, **UNAUTHORIZED})
+async def get_order(principal: CurrentPrincipal, conn: DbConnection, order_id: UUID) -> OrderDetail:
+    """The order's tabs: info (items, services, address, amounts), payments, status history,
+    transactions (the fees ledger), packages and complaints."""
+    return await visible_order_detail(conn, principal, order_id)
 
 
-def _transactions(ledger: dict[str, Any] | None) -> dict[str, Any]:
-    if ledger is None:
-        return {"entries": [], "totals": None}
-    totals = {
-        key: ledger[key]
-        for key in (
-            "goods_total_vnd",
-            "charges_total_vnd",
-            "payments_total_vnd",
-            "refunds_total_vnd",
-            "balance_due_vnd",
-        )
-    }
-    return {
-        "entries": ledger["entries"],
-        "totals": totals,
-        "ledger_version": ledger["ledger_version"],
-    }
+@router.get(
+    "/{order_id}/invoice.pdf",
+    response_class=Response,
+    responses={
+        **NOT_FOUND,
+        **UNAUTHORIZED,
+        200: {"description": "The invoice (PDF)", "content": {"application/pdf": {}}},
+    },
+)
+async def get_invoice(principal: CurrentPrincipal, conn: DbConnection, order_id: UUID) -> Response:
+    """A printable invoice of the order: items, charges from the fees ledger, payments and
+    balance, in Vietnamese with English beside it."""
+    order = await visible_order_detail(conn, principal, order_id)
+    pdf = await asyncio.to_thread(render_invoice, order, datetime.now(UTC))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{order.code}.pdf"'},
+    )

@@ -21,6 +21,7 @@ from azl_contracts.common import (
     DeliveryAddress,
     ItemStatus,
     OrderStatus,
+    PaymentMethod,
     PaymentStatus,
     ServiceCode,
     ServiceTiming,
@@ -61,6 +62,7 @@ ON_COMPLETION_CHANGEABLE = (
 )
 SERVICE_LOCKED_STATUSES = (S.IN_TRANSIT, S.IN_VIETNAM_WAREHOUSE, S.DELIVERING, S.DELIVERED)
 LISTED_TO_CUSTOMER = frozenset(set(S) - {S.AWAITING_DEPOSIT})
+PAYMENT_ACCEPTED = frozenset(set(S) - {S.AWAITING_DEPOSIT, S.CANCELLED})
 
 WEBSITE_DOMAINS = {
     "taobao.com": Website.TAOBAO,
@@ -83,6 +85,21 @@ class UnsupportedWebsite(ValidationFailed):
 
 class InvalidPhoneNumber(ValidationFailed):
     pass
+
+
+class PaymentNotAccepted(InvalidState):
+    """Money reported for an order that cannot take it: an operator has to look at it."""
+
+
+def payment_status(balance_due_vnd: Decimal | None) -> PaymentStatus:
+    """Paid when the fees ledger's balance due is ≤ 0; unpaid before there is a ledger.
+
+    The balance is the fees service's: the orders service keeps its latest ledger as a read
+    model beside the order, never in it, so a ledger update neither moves the order's version
+    nor races the order's own commands."""
+    if balance_due_vnd is not None and balance_due_vnd <= 0:
+        return PaymentStatus.PAID
+    return PaymentStatus.UNPAID
 
 
 def website_of(product_url: str) -> Website:
@@ -159,6 +176,7 @@ class Payment:
     payment_id: str
     amount_vnd: Decimal
     at: datetime
+    method: PaymentMethod | None = None  # None for a deposit
 
 
 @dataclass
@@ -177,10 +195,9 @@ class Order:
     updated_at: datetime
     version: int = 0
     deposits: list[Payment] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
     packages: list[contract.Package] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
-    payment_status: PaymentStatus = PaymentStatus.UNPAID
-    balance_due_vnd: Decimal | None = None
     delivered_at: datetime | None = None
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
     _changed: bool = field(default=False, repr=False, compare=False)
@@ -269,6 +286,11 @@ class Order:
         return sum((p.amount_vnd for p in self.deposits), Decimal(0))
 
     @property
+    def paid_vnd(self) -> Decimal:
+        """Every deposit and payment the payments system reported for this order."""
+        return self.deposit_paid_vnd + sum((p.amount_vnd for p in self.payments), Decimal(0))
+
+    @property
     def changed(self) -> bool:
         return self._changed
 
@@ -288,9 +310,18 @@ class Order:
     # --- payments -----------------------------------------------------------------------
 
     def record_deposit(self, payment_id: str, amount_vnd: Decimal, now: datetime) -> None:
-        """Count a deposit payment (once per payment id); deposited once the deposit is paid."""
-        if any(p.payment_id == payment_id for p in self.deposits):
+        """Count a deposit payment (once per payment id); deposited once the deposit is paid.
+
+        A deposit arriving after the order is deposited still counts as money paid; one for a
+        cancelled order is refused, so it is dead-lettered for an operator to refund."""
+        if self._knows_payment(payment_id):
             return
+        if self.status is S.CANCELLED:
+            raise PaymentNotAccepted(
+                f"deposit {payment_id} arrived for the cancelled order {self.code}",
+                payment_id=payment_id,
+                status=self.status.value,
+            )
         self._touch(now)
         self.deposits.append(Payment(payment_id, amount_vnd, now))
         self._record(
@@ -311,11 +342,33 @@ class Order:
                 services=self.services,
             )
 
-    def record_ledger(self, balance_due_vnd: Decimal, now: datetime) -> None:
-        """The fees ledger's balance: the order is paid when nothing is due."""
-        self.balance_due_vnd = balance_due_vnd
-        self.payment_status = PaymentStatus.PAID if balance_due_vnd <= 0 else PaymentStatus.UNPAID
+    def record_payment(
+        self, payment_id: str, amount_vnd: Decimal, method: PaymentMethod, now: datetime
+    ) -> None:
+        """A payment after the deposit (once per payment id): any status after
+        ``awaiting_deposit`` except ``cancelled``; otherwise it is refused (dead-lettered)."""
+        if self._knows_payment(payment_id):
+            return
+        if self.status not in PAYMENT_ACCEPTED:
+            raise PaymentNotAccepted(
+                f"payment {payment_id} is not accepted while order {self.code} is "
+                f"{self.status.value}",
+                payment_id=payment_id,
+                status=self.status.value,
+            )
         self._touch(now)
+        self.payments.append(Payment(payment_id, amount_vnd, now, method))
+        self._record(
+            contract.PaymentRecorded,
+            now,
+            payment_id=payment_id,
+            amount_vnd=amount_vnd,
+            method=method,
+            paid_vnd=self.paid_vnd,
+        )
+
+    def _knows_payment(self, payment_id: str) -> bool:
+        return any(p.payment_id == payment_id for p in (*self.deposits, *self.payments))
 
     # --- cancellation -------------------------------------------------------------------
 

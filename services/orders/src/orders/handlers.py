@@ -19,6 +19,7 @@ from azl_kit.errors import Duplicate, NotFound
 from azl_kit.handlers import Handlers
 
 from .domain import Order
+from .projections import apply_complaint_event
 from .storage import OrdersUnitOfWork
 
 
@@ -54,6 +55,11 @@ async def place_order(
 async def record_deposit(event: payments.DepositReceived, uow: OrdersUnitOfWork) -> None:
     order = await _order(uow, event.order_id)
     order.record_deposit(event.payment_id, event.amount_vnd, uow.now())
+
+
+async def record_payment(event: payments.PaymentReceived, uow: OrdersUnitOfWork) -> None:
+    order = await _order(uow, event.order_id)
+    order.record_payment(event.payment_id, event.amount_vnd, event.method, uow.now())
 
 
 async def cancel_order(command: commands.CancelOrder, uow: OrdersUnitOfWork) -> None:
@@ -134,31 +140,24 @@ async def confirm_received(command: commands.ConfirmReceived, uow: OrdersUnitOfW
 
 
 async def project_ledger(event: fee_events.LedgerUpdated, uow: OrdersUnitOfWork) -> None:
-    """The transactions tab and the payment status come from the fees ledger."""
-    newer = await uow.save_ledger(
-        event.order_id, event.ledger_version, event.model_dump(mode="json")
+    """The transactions tab and the payment status come from the fees ledger's newest
+    snapshot, kept beside the order (see ``domain.payment_status``)."""
+    await uow.save_ledger(
+        event.order_id,
+        event.ledger_version,
+        event.balance_due_vnd,
+        event.model_dump(mode="json"),
     )
-    if not newer:
-        return
-    order = await uow.orders.get(event.order_id)
-    if order is not None:
-        order.record_ledger(event.balance_due_vnd, uow.now())
 
 
 async def project_complaint(event: complaint_events.ComplaintEvent, uow: OrdersUnitOfWork) -> None:
-    """The complaints tab: each complaint's latest status and what it is about."""
-    summary = event.model_dump(mode="json", exclude={"customer_id"})
-    summary["event"] = event.message_type()
+    """The complaints tab: what each complaint is about, its steps and its latest status."""
+    view = await uow.complaint_view(event.complaint_id)
     await uow.save_complaint(
-        {
-            "complaint_id": event.complaint_id,
-            "order_id": event.order_id,
-            "customer_id": event.customer_id,
-            "type": getattr(event, "type", None) or "",
-            "status": event.status.value,
-            "summary": summary,
-            "updated_at": event.occurred_at,
-        }
+        event.complaint_id,
+        event.customer_id,
+        apply_complaint_event(view, event),
+        new=view is None,
     )
 
 
@@ -180,6 +179,7 @@ def build_handlers(*, deposit_ratio: Decimal) -> Handlers[OrdersUnitOfWork]:
     handlers.add(commands.AdvanceShipping, advance_shipping)
     handlers.add(commands.ConfirmReceived, confirm_received)
     handlers.add(payments.DepositReceived, record_deposit)
+    handlers.add(payments.PaymentReceived, record_payment)
     handlers.add(fee_events.LedgerUpdated, project_ledger)
     for event in (
         complaint_events.ComplaintOpened,

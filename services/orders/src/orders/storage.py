@@ -22,7 +22,6 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    func,
     insert,
     select,
     text,
@@ -38,7 +37,7 @@ from azl_contracts.common import (
     DeliveryAddress,
     ItemStatus,
     OrderStatus,
-    PaymentStatus,
+    PaymentMethod,
     ServiceCode,
     Website,
 )
@@ -60,17 +59,18 @@ orders_table = Table(
     Column("customer_id", Text, nullable=False),
     Column("website", Text, nullable=False),
     Column("status", Text, nullable=False),
-    Column("payment_status", Text, nullable=False),
     Column("goods_total_vnd", Numeric(18, 0), nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("document", JSONB, nullable=False),
-    Index("orders_updated", text("updated_at DESC"), "order_id"),
-    Index("orders_customer_updated", "customer_id", text("updated_at DESC")),
-    Index("orders_status", "status"),
-    Index("orders_code_prefix", text("code text_pattern_ops")),
+    # The list's order (newest update first, then id) and its filters: each index serves
+    # ``ORDER BY updated_at DESC, order_id DESC`` under its equality filter.
+    Index("orders_updated", text("updated_at DESC"), text("order_id DESC")),
+    Index("orders_customer_updated", "customer_id", text("updated_at DESC"), text("order_id DESC")),
+    Index("orders_status_updated", "status", text("updated_at DESC"), text("order_id DESC")),
+    Index("orders_code_prefix", "code", postgresql_ops={"code": "text_pattern_ops"}),
     Index(
         "orders_delivered_due",
         "delivered_at",
@@ -83,6 +83,7 @@ ledgers_table = Table(
     metadata,
     Column("order_id", Uuid, primary_key=True),
     Column("ledger_version", Integer, nullable=False),
+    Column("balance_due_vnd", Numeric(18, 0), nullable=True),
     Column("snapshot", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -130,10 +131,8 @@ def to_document(order: Order) -> dict[str, Any]:
         ],
         "services": [s.value for s in order.services],
         "delivery_address": order.delivery_address.model_dump(mode="json"),
-        "deposits": [
-            {"payment_id": p.payment_id, "amount_vnd": str(p.amount_vnd), "at": p.at.isoformat()}
-            for p in order.deposits
-        ],
+        "deposits": [_payment_document(p) for p in order.deposits],
+        "payments": [_payment_document(p) for p in order.payments],
         "packages": [p.model_dump(mode="json") for p in order.packages],
         "history": [
             {
@@ -145,8 +144,28 @@ def to_document(order: Order) -> dict[str, Any]:
             }
             for h in order.history
         ],
-        "balance_due_vnd": None if order.balance_due_vnd is None else str(order.balance_due_vnd),
     }
+
+
+def _payment_document(payment: Payment) -> dict[str, Any]:
+    document = {
+        "payment_id": payment.payment_id,
+        "amount_vnd": str(payment.amount_vnd),
+        "at": payment.at.isoformat(),
+    }
+    if payment.method is not None:
+        document["method"] = payment.method.value
+    return document
+
+
+def _payment(document: dict[str, Any]) -> Payment:
+    method = document.get("method")
+    return Payment(
+        document["payment_id"],
+        Decimal(document["amount_vnd"]),
+        datetime.fromisoformat(document["at"]),
+        None if method is None else PaymentMethod(method),
+    )
 
 
 def from_row(row: Any) -> Order:
@@ -180,10 +199,8 @@ def from_row(row: Any) -> Order:
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,
-        deposits=[
-            Payment(p["payment_id"], Decimal(p["amount_vnd"]), datetime.fromisoformat(p["at"]))
-            for p in doc["deposits"]
-        ],
+        deposits=[_payment(p) for p in doc["deposits"]],
+        payments=[_payment(p) for p in doc.get("payments", [])],
         packages=[contract.Package.model_validate(p) for p in doc["packages"]],
         history=[
             HistoryEntry(
@@ -195,8 +212,6 @@ def from_row(row: Any) -> Order:
             )
             for h in doc["history"]
         ],
-        payment_status=PaymentStatus(row.payment_status),
-        balance_due_vnd=None if doc["balance_due_vnd"] is None else Decimal(doc["balance_due_vnd"]),
         delivered_at=row.delivered_at,
     )
 
@@ -207,7 +222,6 @@ def _columns(order: Order) -> dict[str, Any]:
         "customer_id": order.customer_id,
         "website": order.website.value,
         "status": order.status.value,
-        "payment_status": order.payment_status.value,
         "goods_total_vnd": order.goods_total_vnd,
         "version": order.version,
         "created_at": order.created_at,
@@ -277,7 +291,11 @@ class OrdersUnitOfWork(UnitOfWork):
         await self.orders.flush()
 
     async def save_ledger(
-        self, order_id: UUID, ledger_version: int, snapshot: dict[str, Any]
+        self,
+        order_id: UUID,
+        ledger_version: int,
+        balance_due_vnd: Decimal,
+        snapshot: dict[str, Any],
     ) -> bool:
         """Keep the newest ledger snapshot; False when a newer one is already stored."""
         statement = (
@@ -285,6 +303,7 @@ class OrdersUnitOfWork(UnitOfWork):
             .values(
                 order_id=order_id,
                 ledger_version=ledger_version,
+                balance_due_vnd=balance_due_vnd,
                 snapshot=snapshot,
                 updated_at=self.now(),
             )
@@ -292,6 +311,7 @@ class OrdersUnitOfWork(UnitOfWork):
                 index_elements=["order_id"],
                 set_={
                     "ledger_version": ledger_version,
+                    "balance_due_vnd": balance_due_vnd,
                     "snapshot": snapshot,
                     "updated_at": self.now(),
                 },
@@ -301,18 +321,36 @@ class OrdersUnitOfWork(UnitOfWork):
         )
         return (await self.connection.execute(statement)).first() is not None
 
-    async def save_complaint(self, values: dict[str, Any]) -> None:
-        statement = pg_insert(complaints_table).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["complaint_id"],
-            set_={
-                "status": statement.excluded.status,
-                "type": func.coalesce(
-                    func.nullif(statement.excluded.type, ""), complaints_table.c.type
-                ),
-                "summary": complaints_table.c.summary.op("||")(statement.excluded.summary),
-                "updated_at": statement.excluded.updated_at,
-            },
-            where=complaints_table.c.updated_at <= statement.excluded.updated_at,
+    async def complaint_view(self, complaint_id: UUID) -> dict[str, Any] | None:
+        """A complaint's view, locked until the transaction ends (its events serialise)."""
+        query = (
+            select(complaints_table.c.summary)
+            .where(complaints_table.c.complaint_id == complaint_id)
+            .with_for_update()
         )
-        await self.connection.execute(statement)
+        view: dict[str, Any] | None = (await self.connection.execute(query)).scalar()
+        return view
+
+    async def save_complaint(
+        self, complaint_id: UUID, customer_id: str, view: dict[str, Any], *, new: bool
+    ) -> None:
+        """Insert a new complaint's view (two first events racing: one insert fails on the
+        key and its message runs again) or update the locked one."""
+        values = {
+            "order_id": UUID(view["order_id"]),
+            "customer_id": customer_id,
+            "type": view["type"] or "",
+            "status": view["status"],
+            "summary": view,
+            "updated_at": datetime.fromisoformat(view["updated_at"]),
+        }
+        if new:
+            await self.connection.execute(
+                insert(complaints_table).values(complaint_id=complaint_id, **values)
+            )
+        else:
+            await self.connection.execute(
+                update(complaints_table)
+                .where(complaints_table.c.complaint_id == complaint_id)
+                .values(**values)
+            )

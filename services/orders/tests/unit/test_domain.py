@@ -12,13 +12,22 @@ from uuid import uuid4
 import pytest
 
 from azl_contracts import orders as o
-from azl_contracts.common import ItemStatus, OrderStatus, ServiceCode, Website
+from azl_contracts.common import (
+    ItemStatus,
+    OrderStatus,
+    PaymentMethod,
+    PaymentStatus,
+    ServiceCode,
+    Website,
+)
 from azl_kit.errors import Duplicate, Forbidden, InvalidState, NotFound, ValidationFailed
 from orders.domain import (
     Order,
+    PaymentNotAccepted,
     QuantityDecreaseNotAllowed,
     ServiceLocked,
     check_vietnamese_phone,
+    payment_status,
     website_of,
 )
 
@@ -130,6 +139,64 @@ class TestDeposit:
         order.record_deposit("p1", Decimal(100_000), NOW)
         order.record_deposit("p1", Decimal(100_000), NOW)
         assert order.deposit_paid_vnd == Decimal(100_000)
+
+    def test_a_deposit_for_a_cancelled_order_is_refused(self) -> None:
+        order = order_in(S.CANCELLED)
+        with pytest.raises(PaymentNotAccepted):
+            order.record_deposit("late", Decimal(100_000), NOW)
+        assert order.events == []
+        assert order.paid_vnd == order.required_deposit_vnd
+
+    def test_a_deposit_after_deposited_counts_as_paid(self) -> None:
+        order = order_in(S.PURCHASING)
+        order.record_deposit("p-extra", Decimal(1_000), NOW)
+        assert order.status is S.PURCHASING
+        assert order.deposit_paid_vnd == order.required_deposit_vnd + 1_000
+
+
+PAYMENT_REFUSED = (S.AWAITING_DEPOSIT, S.CANCELLED)
+
+
+class TestPayments:
+    @pytest.mark.parametrize("status", list(S), ids=lambda s: s.value)
+    def test_payments_after_the_deposit_except_when_cancelled(self, status: OrderStatus) -> None:
+        order = order_in(status)
+        paid_before = order.paid_vnd
+        if status in PAYMENT_REFUSED:
+            with pytest.raises(PaymentNotAccepted):
+                order.record_payment("pay-9", Decimal(50_000), PaymentMethod.COD, NOW)
+            assert order.events == []
+            assert order.paid_vnd == paid_before
+            return
+        version = order.version
+        order.record_payment("pay-9", Decimal(50_000), PaymentMethod.COD, NOW)
+        assert order.paid_vnd == paid_before + 50_000
+        assert order.version == version + 1
+        assert order.status is status
+        [event] = order.events
+        assert isinstance(event, o.PaymentRecorded)
+        assert event.method is PaymentMethod.COD
+        assert event.paid_vnd == paid_before + 50_000
+
+    def test_the_same_payment_counts_once(self) -> None:
+        order = order_in(S.DELIVERED)
+        order.record_payment("pay-1", Decimal(10), PaymentMethod.WALLET, NOW)
+        order.record_payment("pay-1", Decimal(10), PaymentMethod.WALLET, NOW)
+        assert [p.payment_id for p in order.payments] == ["pay-1"]
+
+    @pytest.mark.parametrize(
+        ("balance", "status"),
+        [
+            (None, PaymentStatus.UNPAID),
+            (1, PaymentStatus.UNPAID),
+            (0, PaymentStatus.PAID),
+            (-5, PaymentStatus.PAID),
+        ],
+    )
+    def test_payment_status_follows_the_ledger_balance(
+        self, balance: int | None, status: PaymentStatus
+    ) -> None:
+        assert payment_status(None if balance is None else Decimal(balance)) is status
 
 
 CANCEL = {

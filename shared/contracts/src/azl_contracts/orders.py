@@ -17,6 +17,7 @@ from .common import (
     ExchangeRate,
     ItemStatus,
     OrderStatus,
+    PaymentMethod,
     Quantity,
     ServiceCode,
     Website,
@@ -298,6 +299,17 @@ class DepositPaymentRecorded(OrderEvent):
     amount_vnd: VND
     deposit_paid_vnd: VND
     required_deposit_vnd: VND
+
+
+class PaymentRecorded(OrderEvent):
+    """A payment after the deposit (``payments.payment.received``) recorded on the order."""
+
+    NAME: ClassVar[str] = "orders.order.payment-recorded"
+
+    payment_id: str
+    amount_vnd: VND
+    method: PaymentMethod
+    paid_vnd: VND = Field(description="Deposits and payments recorded on the order so far.")
 
 
 class OrderDeposited(OrderEvent):

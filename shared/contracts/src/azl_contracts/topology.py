@@ -63,7 +63,7 @@ _COMPLAINT_STEPS = (
 QUEUES: dict[str, tuple[QueueSpec, ...]] = {
     "orders": (
         _commands("orders"),
-        _events("orders", "payment", payments.DepositReceived),
+        _events("orders", "payment", payments.DepositReceived, payments.PaymentReceived),
         _events("orders", "fee", fees.LedgerUpdated),
         _events("orders", "complaint", *_COMPLAINT_STEPS),
     ),
