@@ -35,6 +35,7 @@ class Proxy:
 
     def close(self) -> None:
         self._call(self._cut())
+        self._call(self._finish_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()
@@ -53,6 +54,14 @@ class Proxy:
     def _call(self, coroutine: object) -> None:
         asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)  # type: ignore[arg-type]
 
+    async def _finish_tasks(self) -> None:
+        """Let the piping tasks of aborted connections end, so no socket is left open."""
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     async def _listen(self) -> None:
         if self._server is None:
             self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -60,6 +69,7 @@ class Proxy:
     async def _cut(self) -> None:
         if self._server is not None:
             self._server.close()
+            await self._server.wait_closed()
             self._server = None
         for writer in list(self._writers):
             writer.transport.abort()

@@ -132,3 +132,19 @@ async def test_outage_longer_than_the_retry_policy_dead_letters_then_replays(
     assert all(letter.attempts == 3 for letter in letters)
     assert len(letters) == len(replayed) == 40
     assert tally.lost == tally.duplicated == 0
+
+
+async def test_a_service_started_while_the_database_is_away_waits_for_it(
+    platform: FaultPlatform, bus: Bus
+) -> None:
+    """Start-up retries a database that is still starting or out of connections."""
+    platform.database.cut()
+    orders = platform.start("orders", wait=False)
+    await asyncio.sleep(3)
+    assert orders.process is not None
+    assert orders.process.poll() is None, orders.log_tail()
+    platform.database.restore()
+    await asyncio.to_thread(orders.wait_ready, 60)
+    reply = await bus.request(builders.place_order(builders.customer()))
+    assert reply["status"] == "accepted"
+    assert "database not reachable yet" in "\n".join(orders.log_lines())

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aio_pika.exceptions import AMQPConnectionError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.message import StreamMessage
@@ -42,7 +43,7 @@ from .metrics import Metrics
 from .outbox import OutboxRelay
 from .pipeline import MessagePipeline, UnitOfWorkFactory
 from .publisher import Publisher
-from .retry import RetryPolicy
+from .retry import FailureKind, RetryPolicy
 from .settings import ServiceSettings
 from .topology import Topology
 from .uow import UnitOfWork
@@ -115,11 +116,12 @@ class ServiceRuntime:
             raise RuntimeError(f"{settings.service} has no handler for {', '.join(missing)}")
         url = settings.effective_database_url
         if settings.create_database:
-            await ensure_database(url)
+            await self._when_reachable("database", lambda: ensure_database(url))
         self.engine = create_engine(
             url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
         )
-        await migrate(self.engine, self.definition.migrations)
+        engine = self.engine
+        await self._when_reachable("database", lambda: migrate(engine, self.definition.migrations))
 
         self.broker = RabbitBroker(
             settings.amqp_url.get_secret_value(),
@@ -175,7 +177,8 @@ class ServiceRuntime:
                 title=topology.name(spec.name),
             )(_consumer(pipeline))
 
-        await self.broker.connect()
+        broker = self.broker
+        await self._when_reachable("broker", broker.connect)
         await topology.declare(self.broker, specs, channels)
         await self.broker.start()
         self.relay.start()
@@ -183,6 +186,29 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(job(self), name=getattr(job, "__name__", "job")))
         self.ready = True
         log.info("service started", queues=[topology.name(s.name) for s in specs])
+
+    async def _when_reachable(self, what: str, step: Callable[[], Awaitable[Any]]) -> None:
+        """Start-up waits out a broker or database that is briefly away (still starting, or
+        out of connections) instead of exiting; a fault that is not transient fails at once."""
+        retry = RetryPolicy(max_attempts=1000, base_delay=0.5, max_delay=5.0)
+        deadline = asyncio.get_running_loop().time() + self.settings.startup_timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await step()
+                return
+            except Exception as error:
+                transient = retry.classify(error) is not FailureKind.UNEXPECTED or _unreachable(
+                    error
+                )
+                if not transient or asyncio.get_running_loop().time() > deadline:
+                    raise
+                delay = retry.delay(FailureKind.TRANSIENT, attempt)
+                log.warning(
+                    f"{what} not reachable yet; retrying", error=repr(error)[:300], delay=delay
+                )
+                await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         self.ready = False
@@ -211,6 +237,11 @@ class ServiceRuntime:
         except Exception as error:
             checks["database"] = f"unreachable: {type(error).__name__}"
         return all(v == "ok" for v in checks.values()), checks
+
+
+def _unreachable(error: BaseException) -> bool:
+    """aio-pika reports a refused or dropped connection as its own AMQP errors."""
+    return isinstance(error, AMQPConnectionError) or "too many clients" in str(error)
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = Field(default=200, ge=1)
     graceful_timeout: float = Field(default=20.0, gt=0)
+    startup_timeout: float = Field(
+        default=60.0, gt=0, description="How long start-up waits for the broker and database."
+    )
 
     @property
     def service(self) -> str:
