@@ -16,8 +16,7 @@ from uuid import UUID, uuid4
 from azl_contracts import Actor, ActorRole
 from azl_contracts import complaints as k
 from azl_contracts import orders as o
-from azl_contracts import payments as p
-from azl_contracts.common import ItemStatus, OrderStatus, PaymentMethod, ServiceCode, Website
+from azl_contracts.common import ItemStatus, OrderStatus, ServiceCode, Website
 from azl_contracts.money import goods_total_vnd
 
 from .builders import ADDRESS
@@ -27,20 +26,6 @@ Ledger = dict[str, Any]
 
 
 # --- events from outside systems -----------------------------------------------------
-
-
-def payment(
-    order_id: UUID | str,
-    amount: Decimal | int,
-    method: PaymentMethod = PaymentMethod.BANK_TRANSFER,
-    payment_id: str | None = None,
-) -> p.PaymentReceived:
-    return p.PaymentReceived(
-        order_id=UUID(str(order_id)),
-        amount_vnd=Decimal(amount),
-        payment_id=payment_id or f"pay-{uuid4().hex[:12]}",
-        method=method,
-    )
 
 
 def refund_approved(

@@ -15,6 +15,7 @@ from uuid import uuid4
 import httpx
 import pytest
 from azl_testing import builders, flows
+from azl_testing.builders import payment
 from azl_testing.bus import Bus
 from azl_testing.flows import accepted
 from azl_testing.ledger import (
@@ -24,7 +25,6 @@ from azl_testing.ledger import (
     ledger_when,
     lines_of,
     of_order,
-    payment,
     refund_approved,
 )
 from azl_testing.tokens import bearer

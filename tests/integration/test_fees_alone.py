@@ -19,6 +19,7 @@ import pytest_asyncio
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from azl_testing import builders
+from azl_testing.builders import payment
 from azl_testing.bus import Bus
 from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
 from azl_testing.ledger import (
@@ -28,7 +29,6 @@ from azl_testing.ledger import (
     ledger_when,
     of_order,
     package,
-    payment,
     refund_approved,
 )
 from azl_testing.processes import ServiceProcess
