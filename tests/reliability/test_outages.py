@@ -140,11 +140,14 @@ async def test_a_service_started_while_the_database_is_away_waits_for_it(
     """Start-up retries a database that is still starting or out of connections."""
     platform.database.cut()
     orders = platform.start("orders", wait=False)
-    await asyncio.sleep(3)
+    waiting = await wait_until(
+        lambda: any("database not reachable yet" in line for line in orders.log_lines()), 60
+    )
+    assert waiting, orders.log_tail()
+    await asyncio.sleep(2)  # a few retries more
     assert orders.process is not None
     assert orders.process.poll() is None, orders.log_tail()
     platform.database.restore()
     await asyncio.to_thread(orders.wait_ready, 60)
     reply = await bus.request(builders.place_order(builders.customer()))
     assert reply["status"] == "accepted"
-    assert "database not reachable yet" in "\n".join(orders.log_lines())
