@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, AwareDatetime, Field
+from pydantic import AwareDatetime, Field
 
-from .base import Actor, Command, Event
-from .common import VND
+from .base import Actor, Command, Event, Reply
+from .common import VND, ReasonCode
 from .orders import CUSTOMER, CUSTOMER_OR_STAFF, STAFF
 
 MAX_DESCRIPTION = 4000
+"""The longest description, message or comment the complaints service accepts."""
+
+MAX_ATTACHMENTS = 10
+"""The most attachment URLs one complaint step may carry."""
+
+# The schema bounds below are only what keeps a message sane; the business limits
+# (MAX_DESCRIPTION, MAX_ATTACHMENTS, http(s) URLs, nothing empty) are checked by the complaints
+# service, so an ordinary user mistake gets a ``validation_error`` rejection with details
+# instead of being dead-lettered as a malformed message.
+_TEXT_BOUND = 20_000
+_ATTACHMENTS_BOUND = 100
+_URL_BOUND = 2048
+
+Attachments = list[Annotated[str, Field(max_length=_URL_BOUND)]]
 
 
 class ComplaintType(StrEnum):
@@ -48,9 +62,25 @@ class OpenComplaint(Command):
     order_id: UUID
     type: ComplaintType
     item_ids: list[UUID] = Field(default_factory=list, max_length=200)
-    description: str = Field(max_length=MAX_DESCRIPTION)
-    attachments: list[AnyHttpUrl] = Field(default_factory=list)
-    requested_amount_vnd: VND | None = None
+    description: str = Field(
+        max_length=_TEXT_BOUND, description=f"Not empty, at most {MAX_DESCRIPTION} characters."
+    )
+    attachments: Attachments = Field(
+        default_factory=list,
+        max_length=_ATTACHMENTS_BOUND,
+        description=f"http(s) URLs, at most {MAX_ATTACHMENTS}, when attachments are enabled.",
+    )
+    requested_amount_vnd: VND | None = Field(
+        default=None, description="At most what the customer paid minus refunds already made."
+    )
+
+
+class OpenComplaintResult(Reply):
+    """The ``result`` of an accepted open-complaint reply."""
+
+    NAME: ClassVar[str] = "complaints.open-complaint.result"
+
+    complaint_id: UUID
 
 
 class StartReview(Command):
@@ -65,7 +95,9 @@ class RequestInfo(Command):
     ALLOWED_ROLES = STAFF
 
     complaint_id: UUID
-    message: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    message: str = Field(
+        max_length=_TEXT_BOUND, description=f"Not empty, at most {MAX_DESCRIPTION} characters."
+    )
 
 
 class ProvideInfo(Command):
@@ -73,8 +105,14 @@ class ProvideInfo(Command):
     ALLOWED_ROLES = CUSTOMER
 
     complaint_id: UUID
-    message: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
-    attachments: list[AnyHttpUrl] = Field(default_factory=list)
+    message: str = Field(
+        max_length=_TEXT_BOUND, description=f"Not empty, at most {MAX_DESCRIPTION} characters."
+    )
+    attachments: Attachments = Field(
+        default_factory=list,
+        max_length=_ATTACHMENTS_BOUND,
+        description=f"http(s) URLs, at most {MAX_ATTACHMENTS}, when attachments are enabled.",
+    )
 
 
 class AddComment(Command):
@@ -82,7 +120,9 @@ class AddComment(Command):
     ALLOWED_ROLES = CUSTOMER_OR_STAFF
 
     complaint_id: UUID
-    body: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    body: str = Field(
+        max_length=_TEXT_BOUND, description=f"Not empty, at most {MAX_DESCRIPTION} characters."
+    )
 
 
 class ResolveComplaint(Command):
@@ -110,6 +150,7 @@ class ComplaintEvent(Event):
     status: ComplaintStatus
     actor: Actor
     occurred_at: AwareDatetime
+    order_code: str | None = Field(default=None, description="The order's human code (AZ…).")
 
 
 class ComplaintOpened(ComplaintEvent):
@@ -152,6 +193,21 @@ class ComplaintResolved(ComplaintEvent):
     resolution: Resolution
     amount_vnd: VND | None = None
     note: str | None = None
+    shipping_deducted_vnd: VND | None = Field(
+        default=None,
+        description="A refund with deduct-shipping on: the international shipping the fees "
+        "ledger is expected to deduct from amount_vnd (once per order, never below 0).",
+    )
+    payout_vnd: VND | None = Field(
+        default=None,
+        description="A refund: what the customer is expected to be paid, amount_vnd minus "
+        "shipping_deducted_vnd. The fees ledger's refund entry is the authority.",
+    )
+    reason_code: ReasonCode | None = Field(
+        default=None,
+        description="Set when the platform closed the complaint itself: complaint_window_closed "
+        "when the order turned out to be completed before the complaint was opened.",
+    )
 
 
 class ComplaintWithdrawn(ComplaintEvent):
