@@ -18,14 +18,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    return build_app(
+    settings = settings or ComplaintsSettings()
+    assert isinstance(settings, ComplaintsSettings)
+    app = build_app(
         ServiceDefinition(
-            settings=settings or ComplaintsSettings(),
-            handlers=build_handlers(),
+            settings=settings,
+            handlers=build_handlers(settings.policy),
             uow_factory=ComplaintsUnitOfWork,
             migrations=MIGRATIONS,
             routers=[api.router],
             title="AZL complaints",
-            description="Complaints: claims, disputes and refund requests.",
+            description="Complaints: claims, disputes and refund requests, their lifecycle "
+            "and comment thread.",
         )
     )
+    app.state.policy = settings.policy
+    return app

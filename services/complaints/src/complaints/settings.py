@@ -1,8 +1,32 @@
 from __future__ import annotations
 
+from pydantic import Field
+
 from azl_kit.settings import ServiceSettings
+
+from .domain import Policy
 
 
 class ComplaintsSettings(ServiceSettings):
     SERVICE = "complaints"
     DEFAULT_HTTP_PORT = 8004
+
+    complaint_attachments_enabled: bool = Field(
+        default=True,
+        description="AZL_COMPLAINT_ATTACHMENTS_ENABLED: complaints and the customer's answers "
+        "may carry attachment URLs (at most 10, http or https); when off, any attachment is "
+        "a validation_error.",
+    )
+    deduct_shipping_from_refunds: bool = Field(
+        default=False,
+        description="AZL_DEDUCT_SHIPPING_FROM_REFUNDS, the setting the fees ledger applies: "
+        "a refund pays the resolved amount minus the order's charged international shipping "
+        "(once per order, never below 0). Complaints shows that payout; set it alike for both.",
+    )
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(
+            attachments_enabled=self.complaint_attachments_enabled,
+            deduct_shipping=self.deduct_shipping_from_refunds,
+        )
