@@ -85,8 +85,12 @@ async def add_comment(command: commands.AddComment, uow: ComplaintsUnitOfWork) -
 async def resolve(
     command: commands.ResolveComplaint, uow: ComplaintsUnitOfWork, *, policy: Policy
 ) -> None:
+    """The refund limit spans the order's complaints, so the order is locked; a resolution
+    that lands meanwhile (another staff member's) makes this one run again and find the
+    complaint resolved — one resolution, never two."""
     complaint = await _complaint(uow, command.complaint_id)
     order = await _order(uow, complaint.order_id)
+    await uow.complaints.ensure_current(complaint)
     complaint.resolve(
         command.actor,
         command.resolution,

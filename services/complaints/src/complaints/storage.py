@@ -286,6 +286,13 @@ class ComplaintRepository:
         ).all()
         return [self._track(from_row(r)) for r in rows]
 
+    async def ensure_current(self, complaint: Complaint) -> None:
+        """Raise ``ConcurrencyConflict`` if the complaint changed since it was loaded (e.g.
+        while the handler waited for a lock): the handler runs again on the new state."""
+        query = select(_c.c.version).where(_c.c.complaint_id == complaint.complaint_id)
+        if (await self._conn.execute(query)).scalar() != complaint.version:
+            raise ConcurrencyConflict(f"complaint {complaint.complaint_id} changed underneath")
+
     def add(self, complaint: Complaint) -> None:
         self._new.append(complaint)
         self._uow.track(complaint)
