@@ -357,8 +357,8 @@ class Complaint:
         if self.status not in ACTIVE or self.opened_at <= completed_at:
             return False
         note = (
-            f"complaint_window_closed: order {self.order_code} was completed at "
-            f"{completed_at.isoformat()}, before this complaint was opened"
+            f"Order {self.order_code} was completed at {completed_at.isoformat()}, before this "
+            "complaint was opened: complaints close when an order is completed."
         )
         self.resolution = Resolution.REJECT
         self.resolution_note = note
