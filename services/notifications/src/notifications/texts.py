@@ -227,6 +227,9 @@ CATALOG: dict[str, dict[Language, Text]] = {
             "Khiếu nại về đơn {{ code }} đã được xử lý",
             "Kết quả khiếu nại về đơn {{ code }}: {{ event.resolution | resolution }}"
             "{% if event.amount_vnd %} {{ event.amount_vnd | vnd }}{% endif %}."
+            "{% if event.payout_vnd is not none and event.payout_vnd != event.amount_vnd %}"
+            " Sau khi trừ phí vận chuyển quốc tế, bạn được hoàn {{ event.payout_vnd | vnd }}."
+            "{% endif %}"
             "{% if event.note %}\n\n{{ event.note }}{% endif %}",
         ),
         EN: Text(
@@ -234,6 +237,9 @@ CATALOG: dict[str, dict[Language, Text]] = {
             "The outcome of your complaint about order {{ code }}: "
             "{{ event.resolution | resolution }}"
             "{% if event.amount_vnd %} {{ event.amount_vnd | vnd }}{% endif %}."
+            "{% if event.payout_vnd is not none and event.payout_vnd != event.amount_vnd %}"
+            " After the international shipping is deducted, you are refunded "
+            "{{ event.payout_vnd | vnd }}.{% endif %}"
             "{% if event.note %}\n\n{{ event.note }}{% endif %}",
         ),
     },

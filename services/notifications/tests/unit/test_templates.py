@@ -106,3 +106,11 @@ def test_amounts_are_whole_dong_with_separators() -> None:
     deposited = next(e for e in samples() if isinstance(e, o.OrderDeposited))
     big = deposited.model_copy(update={"deposit_paid_vnd": Decimal(1_000_000_000)})
     assert "1.000.000.000 ₫" in text_of("order_deposited", Language.VI, big)
+
+
+def test_a_refund_after_the_shipping_deduction_says_what_is_paid() -> None:
+    resolved = next(e for e in samples() if e.message_type() == "complaints.complaint.resolved.v1")
+    deducted = resolved.model_copy(update={"payout_vnd": Decimal(22_000)})
+    assert "22.000" in text_of("complaint_resolved", Language.VI, deducted)
+    assert "refunded 22,000" in text_of("complaint_resolved", Language.EN, deducted)
+    assert "refunded" not in text_of("complaint_resolved", Language.EN, resolved)

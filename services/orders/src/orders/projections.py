@@ -71,6 +71,8 @@ def new_complaint_view(event: c.ComplaintEvent) -> dict[str, Any]:
         "requested_amount_vnd": None,
         "resolution": None,
         "resolved_amount_vnd": None,
+        "payout_vnd": None,
+        "rejection_reason_code": None,
         "opened_at": None,
         "updated_at": event.occurred_at.isoformat(),
         "steps": [],
@@ -95,6 +97,8 @@ def apply_complaint_event(view: dict[str, Any] | None, event: c.ComplaintEvent) 
         result.update(
             resolution=event.resolution.value,
             resolved_amount_vnd=None if event.amount_vnd is None else int(event.amount_vnd),
+            payout_vnd=None if event.payout_vnd is None else int(event.payout_vnd),
+            rejection_reason_code=None if event.reason_code is None else event.reason_code.value,
         )
     steps = {_key(s): s for s in result.get("steps", [])}
     new = _step(event)

@@ -204,6 +204,12 @@ class ComplaintView(_View):
     requested_amount_vnd: int | None
     resolution: str | None
     resolved_amount_vnd: int | None
+    payout_vnd: int | None = Field(
+        default=None, description="What a refund pays after any shipping deduction."
+    )
+    rejection_reason_code: str | None = Field(
+        default=None, description="Why the platform itself rejected it (complaint_window_closed)."
+    )
     opened_at: datetime | None
     updated_at: datetime
     steps: list[ComplaintStepView]

@@ -9,10 +9,11 @@ from uuid import uuid4
 
 import pytest
 
+from azl_contracts import ReasonCode
 from azl_contracts import complaints as c
 from orders.projections import apply_complaint_event
 
-from .conftest import CUSTOMER, NOW, STAFF
+from .conftest import CUSTOMER, NOW, STAFF, SYSTEM
 
 COMPLAINT_ID = uuid4()
 ORDER_ID = uuid4()
@@ -47,6 +48,7 @@ RESOLVED = c.ComplaintResolved(
     resolution=c.Resolution.REFUND,
     amount_vnd=100_000,
     note="hoàn một phần",
+    payout_vnd=72_000,
 )
 EVENTS: list[c.ComplaintEvent] = [OPENED, REVIEW, COMMENT, RESOLVED]
 
@@ -68,6 +70,8 @@ def test_a_complaint_in_order() -> None:
     assert view["requested_amount_vnd"] == 150_000
     assert view["resolution"] == "refund"
     assert view["resolved_amount_vnd"] == 100_000
+    assert view["payout_vnd"] == 72_000
+    assert view["rejection_reason_code"] is None
     assert view["opened_at"] == OPENED.occurred_at.isoformat()
     assert [s["step"] for s in view["steps"]] == [
         "opened",
@@ -97,3 +101,14 @@ def test_a_withdrawn_complaint() -> None:
     view = _project([OPENED, withdrawn])
     assert view["status"] == "withdrawn"
     assert view["steps"][-1]["message"] == "đã nhận đủ hàng"
+
+
+def test_a_complaint_the_platform_closed_says_why() -> None:
+    closed = c.ComplaintResolved(
+        **_common(c.ComplaintStatus.REJECTED, 1, SYSTEM),
+        resolution=c.Resolution.REJECT,
+        reason_code=ReasonCode.COMPLAINT_WINDOW_CLOSED,
+    )
+    view = _project([OPENED, closed])
+    assert view["status"] == "rejected"
+    assert view["rejection_reason_code"] == "complaint_window_closed"
