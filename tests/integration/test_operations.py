@@ -91,7 +91,9 @@ def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -
             "completed",
         ]
         ledger = whole["ledger"]
-        assert ledger["balance_due_vnd"] == 0
+        assert ledger["refunds_total_vnd"] == 150_000  # the complaint's refund
+        assert ledger["balance_due_vnd"] == ledger["refunds_total_vnd"]
+        assert [c["status"] for c in whole["complaints"]["items"]] == ["resolved"]
         assert {"purchase_fee", "international_shipping", "bubble_wrap"} <= set(ledger["fees"])
         assert (
             ledger["payments_total_vnd"] == ledger["goods_total_vnd"] + ledger["charges_total_vnd"]
