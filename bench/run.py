@@ -381,10 +381,12 @@ async def direct_queries(dsn: str, requests: int, customer_id: str) -> list[floa
             size, page = int(params["page_size"]), int(params.get("page", "1"))
             t0 = time.perf_counter()
             await conn.fetch(
-                "SELECT order_id, code, customer_id, website, status, payment_status, "
-                "goods_total_vnd, created_at, updated_at FROM orders "
+                "SELECT o.order_id, code, customer_id, website, status, goods_total_vnd, "
+                "created_at, o.updated_at, l.balance_due_vnd FROM orders o "
+                "LEFT JOIN order_ledgers l ON l.order_id = o.order_id "
                 f"WHERE {filters}{status_filter} "
-                f"ORDER BY updated_at DESC, order_id DESC LIMIT {size} OFFSET {(page - 1) * size}",
+                f"ORDER BY o.updated_at DESC, o.order_id DESC "
+                f"LIMIT {size} OFFSET {(page - 1) * size}",
                 *args,
             )
             await conn.fetch(

@@ -88,7 +88,6 @@ async def seed_orders(dsn: str, count: int, *, customers: int = 2000, seed: int 
                 customer_ids[0] if i % 50 == 0 else rng.choice(customer_ids),
                 rng.choice(websites),
                 status,
-                "unpaid",
                 rng.randrange(100_000, 50_000_000),
                 3,
                 created,
@@ -108,7 +107,6 @@ async def seed_orders(dsn: str, count: int, *, customers: int = 2000, seed: int 
                 "customer_id",
                 "website",
                 "status",
-                "payment_status",
                 "goods_total_vnd",
                 "version",
                 "created_at",
@@ -117,7 +115,18 @@ async def seed_orders(dsn: str, count: int, *, customers: int = 2000, seed: int 
                 "document",
             ],
         )
+        ledger = json.dumps({"entries": [], "ledger_version": 2})
+        await conn.copy_records_to_table(
+            "order_ledgers",
+            records=[
+                (row[0], 2, rng.choice([0, 0, 250_000]), ledger, row[8])
+                for row in rows
+                if row[4] != "awaiting_deposit"
+            ],
+            columns=["order_id", "ledger_version", "balance_due_vnd", "snapshot", "updated_at"],
+        )
         await conn.execute("ANALYZE orders")
+        await conn.execute("ANALYZE order_ledgers")
     finally:
         await conn.close()
     return customer_ids

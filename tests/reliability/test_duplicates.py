@@ -155,7 +155,10 @@ async def test_every_message_twice_gives_one_effect(platform: FaultPlatform, bus
         dlq=dlq,
     )
     report("duplicate-delivery", tally, f"message-types={len(doubled_events)}")
-    assert doubled_events == clean_events
+    # how many re-pricing steps fees takes depends on the order its queues deliver the
+    # goods snapshots in (with or without duplicates); what is charged in the end does not
+    assert _without(doubled_events, TIMING_DEPENDENT) == _without(clean_events, TIMING_DEPENDENT)
+    assert _net_charges(bus, doubled) == _net_charges(bus, clean)
     assert redelivered >= sum(clean_events.values())
     assert views[0]["status"] == views[1]["status"] == "completed"
     assert views[0]["payment_status"] == views[1]["payment_status"]
@@ -166,6 +169,21 @@ async def test_every_message_twice_gives_one_effect(platform: FaultPlatform, bus
     assert len(views[0]["history"]) == len(views[1]["history"])
     assert views[0]["transactions"]["totals"] == views[1]["transactions"]["totals"]
     assert dlq == 0
+
+
+TIMING_DEPENDENT = ("fees.fee.charged.v1", "fees.fee.voided.v1", "fees.ledger.updated.v1")
+
+
+def _without(events: Counter[str | None], types: tuple[str, ...]) -> Counter[str | None]:
+    return Counter({t: n for t, n in events.items() if t not in types})
+
+
+def _net_charges(bus: Bus, order: UUID) -> dict[str, int]:
+    net: Counter[str] = Counter()
+    for event in distinct(bus.seen("fees.fee.", _about(order))):
+        sign = 1 if event.type == "fees.fee.charged.v1" else -1
+        net[event.json["fee_code"]] += sign * int(event.json["amount_vnd"])
+    return dict(net)
 
 
 def _without_ids(info: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import insert
 from azl_contracts import notifications as contract
 from azl_contracts.notifications import Channel
 from azl_kit.logging import get_logger
+from azl_kit.outbox import Stored
 from azl_kit.service import ServiceRuntime
 from azl_kit.uow import Clock, utc_now
 
@@ -296,6 +297,7 @@ class DeliveryWorker:
             )
 
     async def record(self, delivery: Claimed, result: SendResult, started: datetime) -> None:
+        stored: list[Stored] = []
         async with self._runtime.database().begin() as conn:
             uow = self._runtime.new_unit_of_work(conn)
             assert isinstance(uow, NotificationsUnitOfWork)
@@ -352,14 +354,14 @@ class DeliveryWorker:
                         source_event_type=delivery.source_event_type,
                     )
                 )
-                await self._runtime.commit_events(conn, uow)
+                stored = await self._runtime.commit_events(conn, uow)
         if stale:
             log.warning(
                 "a delivery attempt finished after its claim was taken over or cancelled",
                 delivery_id=str(delivery.delivery_id),
                 attempt=delivery.attempt,
             )
-        self._runtime.notify_relay()
+        self._runtime.publish_committed(stored)
         log.info(
             "delivery attempt",
             delivery_id=str(delivery.delivery_id),

@@ -51,8 +51,8 @@ async def complete_due_orders(runtime: ServiceRuntime) -> int:
                 order = await uow.orders.get(order_id)
                 if order is not None and order.complete_if_due(uow.now(), waiting):
                     completed += 1
-            await runtime.commit_events(conn, uow)
-        runtime.notify_relay()
+            stored = await runtime.commit_events(conn, uow)
+        runtime.publish_committed(stored)
         if len(due) < BATCH:
             return completed
 

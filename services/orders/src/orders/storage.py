@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    bindparam,
     insert,
     select,
     text,
@@ -234,6 +235,23 @@ def _columns(order: Order) -> dict[str, Any]:
 # --- repository and unit of work -------------------------------------------------------
 
 
+# Built once: SQLAlchemy memoizes their cache keys and reuses the compiled SQL (every
+# command runs them).
+_SELECT_ORDER = select(orders_table).where(orders_table.c.order_id == bindparam("order_id"))
+_ORDER_EXISTS = select(orders_table.c.order_id).where(
+    orders_table.c.order_id == bindparam("order_id")
+)
+_INSERT_ORDER = insert(orders_table)
+_UPDATE_ORDER = (
+    update(orders_table)
+    .where(
+        orders_table.c.order_id == bindparam("b_order_id"),
+        orders_table.c.version == bindparam("b_expected_version"),
+    )
+    .values({c.name: bindparam(c.name) for c in orders_table.c if c.name != "order_id"})
+)
+
+
 class OrderRepository:
     def __init__(self, conn: AsyncConnection, uow: UnitOfWork) -> None:
         self._conn = conn
@@ -242,8 +260,7 @@ class OrderRepository:
         self._loaded: list[Order] = []
 
     async def get(self, order_id: UUID) -> Order | None:
-        query = select(orders_table).where(orders_table.c.order_id == order_id)
-        row = (await self._conn.execute(query)).first()
+        row = (await self._conn.execute(_SELECT_ORDER, {"order_id": order_id})).first()
         if row is None:
             return None
         order = from_row(row)
@@ -252,8 +269,8 @@ class OrderRepository:
         return order
 
     async def exists(self, order_id: UUID) -> bool:
-        query = select(orders_table.c.order_id).where(orders_table.c.order_id == order_id)
-        return (await self._conn.execute(query)).first() is not None
+        found = await self._conn.execute(_ORDER_EXISTS, {"order_id": order_id})
+        return found.first() is not None
 
     def add(self, order: Order) -> None:
         self._new.append(order)
@@ -262,19 +279,17 @@ class OrderRepository:
     async def flush(self) -> None:
         """Write new and changed orders; a changed version underneath is a conflict."""
         for order in self._new:
-            await self._conn.execute(
-                insert(orders_table).values(order_id=order.order_id, **_columns(order))
-            )
+            await self._conn.execute(_INSERT_ORDER, {"order_id": order.order_id, **_columns(order)})
         for order in self._loaded:
             if not order.changed:
                 continue
             result = await self._conn.execute(
-                update(orders_table)
-                .where(
-                    orders_table.c.order_id == order.order_id,
-                    orders_table.c.version == order.version - 1,
-                )
-                .values(**_columns(order))
+                _UPDATE_ORDER,
+                {
+                    "b_order_id": order.order_id,
+                    "b_expected_version": order.version - 1,
+                    **_columns(order),
+                },
             )
             if result.rowcount != 1:
                 raise ConcurrencyConflict(f"order {order.order_id} changed underneath")

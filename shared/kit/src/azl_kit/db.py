@@ -26,7 +26,9 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Asy
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip before every transaction): a connection that died is
+        # invalidated when used, and the pipeline retries the message on a fresh one.
+        pool_recycle=600,
         pool_timeout=10,
     )
 

@@ -1,10 +1,16 @@
 """The transactional outbox and its relay.
 
 Handlers never publish: what they cause is stored in ``messaging_outbox`` in the same
-transaction as the state change. The relay publishes stored rows persistently with publisher
-confirms right after the commit (it is woken by the pipeline) and, on a timer, whatever a
-crash or a broker outage left behind. Rows are deleted once the broker confirmed them; a
-crash between confirm and delete publishes a row twice, which consumers' inboxes absorb.
+transaction as the state change. Once that transaction has committed, the pipeline hands
+the stored rows to the relay, which publishes them at once — persistently, with publisher
+confirms — and deletes them afterwards in batches. That is the fast path: no query to
+find them, and no waiting behind the handlers for a database connection (the relay has a
+small pool of its own).
+
+A sweeper is the safety net: every poll interval it publishes rows older than a grace
+period, which only exist when a process died between commit and confirm, or the broker was
+away. A row published twice (a crash between confirm and delete, or a sweep racing a slow
+fast path) carries the same message id both times, and consumers' inboxes take it once.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import BigInteger, any_, bindparam, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .logging import get_logger
@@ -24,12 +33,29 @@ from .tables import outbox_table
 
 log = get_logger(__name__)
 
+DELETE_EVERY_SECONDS = 0.02
 
-async def store(conn: AsyncConnection, messages: Sequence[OutgoingMessage]) -> None:
+
+@dataclass(frozen=True)
+class Stored:
+    """An outbox row: its id (to delete it once published) and the message."""
+
+    row_id: int
+    message: OutgoingMessage
+
+
+# Built once (see inbox.py): one round trip stores every row and returns their ids in order.
+_STORE = insert(outbox_table).returning(outbox_table.c.id, sort_by_parameter_order=True)
+_DELETE = delete(outbox_table).where(
+    outbox_table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+)
+
+
+async def store(conn: AsyncConnection, messages: Sequence[OutgoingMessage]) -> list[Stored]:
     if not messages:
-        return
-    await conn.execute(
-        insert(outbox_table),
+        return []
+    result = await conn.execute(
+        _STORE,
         [
             {
                 "message_id": m.message_id,
@@ -44,6 +70,7 @@ async def store(conn: AsyncConnection, messages: Sequence[OutgoingMessage]) -> N
             for m in messages
         ],
     )
+    return [Stored(row_id, m) for row_id, m in zip(result.scalars().all(), messages, strict=True)]
 
 
 class OutboxRelay:
@@ -55,78 +82,126 @@ class OutboxRelay:
         *,
         batch_size: int,
         poll_interval: float,
+        grace: float,
     ) -> None:
         self._engine = engine
         self._publisher = publisher
         self._metrics = metrics
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self._grace = timedelta(seconds=grace)
+        self._committed: asyncio.Queue[list[Stored]] = asyncio.Queue()
+        self._published: list[int] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
-    def notify(self) -> None:
-        """Something was committed: publish it now rather than at the next poll."""
-        self._wake.set()
+    def publish_committed(self, stored: list[Stored]) -> None:
+        """These rows are committed: publish them now."""
+        if stored:
+            self._committed.put_nowait(stored)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._tasks = [
+            asyncio.create_task(self._publish_committed_rows(), name="outbox-fast-path"),
+            asyncio.create_task(self._delete_published_rows(), name="outbox-deleter"),
+            asyncio.create_task(self._sweep_forever(), name="outbox-sweeper"),
+        ]
 
     async def stop(self) -> None:
-        """Publish what is left (best effort), then stop."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Publish what was committed and not yet sent (best effort), then stop."""
+        with contextlib.suppress(Exception):
+            while not self._committed.empty():
+                await self._publish(self._next_batch(self._committed.get_nowait()))
+            await self._delete_published()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
-    async def _run(self) -> None:
+    # --- the fast path ------------------------------------------------------------------
+
+    def _next_batch(self, first: list[Stored]) -> list[Stored]:
+        batch = list(first)
+        while len(batch) < self._batch_size and not self._committed.empty():
+            batch.extend(self._committed.get_nowait())
+        return batch
+
+    async def _publish_committed_rows(self) -> None:
+        while True:
+            batch = self._next_batch(await self._committed.get())
+            try:
+                await self._publish(batch)
+            except Exception as error:
+                # The rows stay in the outbox; the sweeper publishes them after the grace.
+                log.warning("publishing committed messages failed", error=repr(error)[:300])
+
+    async def _publish(self, batch: list[Stored]) -> None:
+        await asyncio.gather(*(self._publisher.publish(s.message) for s in batch))
+        self._published.extend(s.row_id for s in batch)
+        self._metrics.outbox_published.inc(len(batch))
+
+    async def _delete_published_rows(self) -> None:
+        while True:
+            await asyncio.sleep(DELETE_EVERY_SECONDS)
+            try:
+                await self._delete_published()
+            except Exception as error:
+                log.warning("deleting published outbox rows failed", error=repr(error)[:300])
+                await asyncio.sleep(1.0)
+
+    async def _delete_published(self) -> None:
+        if not self._published:
+            return
+        ids, self._published = self._published, []
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(_DELETE, {"ids": ids})
+        except Exception:
+            self._published.extend(ids)
+            raise
+
+    # --- the safety net -----------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
         failures = 0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-            self._wake.clear()
             try:
-                await self.drain()
+                await self.sweep()
                 failures = 0
             except Exception as error:
                 failures += 1
-                log.warning("outbox relay could not publish; will retry", error=repr(error))
-                await asyncio.sleep(min(0.2 * 2**failures, 5.0))
-            if self._stopping:
-                return
+                log.warning("outbox sweep could not publish; will retry", error=repr(error)[:300])
+            await asyncio.sleep(min(self._poll_interval * 2**failures, 30.0))
 
-    async def drain(self) -> int:
-        """Publish until the outbox is empty; returns how many messages were published."""
+    async def sweep(self) -> int:
+        """Publish every row older than the grace period; returns how many."""
         total = 0
         while True:
-            published = await self.publish_batch()
+            published = await self._sweep_batch()
             total += published
             if published < self._batch_size:
                 return total
 
-    async def publish_batch(self) -> int:
+    async def _sweep_batch(self) -> int:
         async with self._engine.begin() as conn:
             rows = (
                 await conn.execute(
                     select(outbox_table)
+                    .where(outbox_table.c.created_at < func.now() - self._grace)
                     .order_by(outbox_table.c.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            backlog = await conn.scalar(select(func.count()).select_from(outbox_table))
+            self._metrics.outbox_backlog.set(backlog or 0)
             if not rows:
-                self._metrics.outbox_backlog.set(0)
                 return 0
+            log.info("publishing outbox rows left behind", count=len(rows))
             await asyncio.gather(*(self._publisher.publish(_from_row(row)) for row in rows))
             await conn.execute(
                 delete(outbox_table).where(outbox_table.c.id.in_([r.id for r in rows]))
             )
-            if len(rows) == self._batch_size:
-                backlog = await conn.scalar(select(func.count()).select_from(outbox_table))
-                self._metrics.outbox_backlog.set(max(0, (backlog or 0) - len(rows)))
-            else:
-                self._metrics.outbox_backlog.set(0)
         self._metrics.outbox_published.inc(len(rows))
         return len(rows)
 

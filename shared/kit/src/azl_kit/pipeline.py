@@ -207,13 +207,12 @@ class MessagePipeline:
                 DeadLetterCode.UNKNOWN_TYPE,
                 f"{self._service} does not handle messages of type {envelope.message_type}",
             )
-        try:
-            data = json.loads(envelope.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise Poison(DeadLetterCode.NOT_JSON, f"body is not JSON: {error}") from None
-        try:
-            return route, route.message.model_validate(data)
+        try:  # parsed and validated in one pass by pydantic-core
+            return route, route.message.model_validate_json(envelope.body)
         except ValidationError as error:
+            if any(e["type"] == "json_invalid" for e in error.errors(include_url=False)):
+                reason = error.errors(include_url=False)[0]["msg"]
+                raise Poison(DeadLetterCode.NOT_JSON, f"body is not JSON: {reason}") from None
             raise Poison(
                 DeadLetterCode.SCHEMA_INVALID,
                 f"body does not match {envelope.message_type}: {error.error_count()} error(s)",
@@ -241,17 +240,19 @@ class MessagePipeline:
                     outgoing.routed(e, namespace=self._namespace, flow=flow)
                     for e in uow.collect_events()
                 ]
-                outcome = self._accepted(envelope, events, result) if is_command else None
+                # a command's outcome is kept (and sent) only when a caller waits for it
+                wanted = is_command and envelope.reply_to is not None
+                outcome = self._accepted(envelope, events, result) if wanted else None
                 messages = events + self._reply_to(envelope, outcome, flow)
                 await self._record_inbox(conn, envelope, outcome)
-                await outbox.store(conn, messages)
+                stored = await outbox.store(conn, messages)
         except _AlreadyProcessed:
             return await self._duplicate(envelope)
         except DomainError as error:
             if not is_command:
                 raise EventNotApplicable(error) from error
             return await self._record_rejection(envelope, Rejection.of(error))
-        self._relay.notify()
+        self._relay.publish_committed(stored)
         return "accepted" if is_command else "applied"
 
     async def _record_inbox(
@@ -292,10 +293,10 @@ class MessagePipeline:
         try:
             async with self._engine.begin() as conn:
                 await self._record_inbox(conn, envelope, outcome)
-                await outbox.store(conn, [event, *self._reply_to(envelope, outcome, flow)])
+                stored = await outbox.store(conn, [event, *self._reply_to(envelope, outcome, flow)])
         except _AlreadyProcessed:
             return await self._duplicate(envelope)
-        self._relay.notify()
+        self._relay.publish_committed(stored)
         self._metrics.commands_rejected.labels(command_type, rejection.reason_code.value).inc()
         log.info(
             "command rejected", reason_code=rejection.reason_code.value, reason=rejection.message
@@ -309,8 +310,18 @@ class MessagePipeline:
                 stored = await inbox.stored(
                     conn, consumer=self._consumer, message_id=envelope.message_id
                 )
-            if stored is not None and stored[0] is not None:
-                repeat = CommandOutcome.model_validate(stored[0])
+            if stored is not None:
+                repeat = (
+                    CommandOutcome.model_validate(stored[0])
+                    if stored[0] is not None
+                    # accepted when nobody waited for it, so its details were not kept
+                    else CommandOutcome(
+                        status="accepted",
+                        command_id=envelope.message_id,
+                        command_type=envelope.message_type or "",
+                        details={"duplicate": True},
+                    )
+                )
                 await self._publisher.publish(
                     outgoing.reply(repeat, reply_to=envelope.reply_to, flow=envelope.flow())
                 )

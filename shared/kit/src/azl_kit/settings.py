@@ -57,6 +57,9 @@ class ServiceSettings(BaseSettings):
     broker_delivery_limit: int = Field(default=20, ge=1)
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     outbox_poll_interval: float = Field(default=1.0, gt=0)
+    outbox_grace: float = Field(
+        default=3.0, ge=0, description="Rows older than this are published by the sweeper."
+    )
     outbox_batch_size: int = Field(default=200, ge=1)
     graceful_timeout: float = Field(default=20.0, gt=0)
     startup_timeout: float = Field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aio_pika.abc import AbstractExchange
 from faststream.rabbit import (
     Channel,
     ExchangeType,
@@ -72,9 +73,13 @@ class Topology:
 
     async def declare(
         self, broker: RabbitBroker, specs: tuple[QueueSpec, ...], channels: dict[str, Channel]
-    ) -> None:
-        """Declare exchanges, each queue (on its consumer's channel), its DLQ and bindings."""
-        exchanges = {e.name: await broker.declare_exchange(e) for e in self.exchanges().values()}
+    ) -> dict[str, AbstractExchange]:
+        """Declare exchanges, each queue (on its consumer's channel), its DLQ and bindings;
+        returns the exchanges to publish to by name ("" is the default exchange)."""
+        exchanges: dict[str, AbstractExchange] = {
+            e.name: await broker.declare_exchange(e) for e in self.exchanges().values()
+        }
+        exchanges[""] = await broker.declare_exchange(RabbitExchange())
         dlx = exchanges[self.name(DEAD_LETTER_EXCHANGE)]
         for spec in specs:
             declarer = broker.config.declarer
@@ -84,3 +89,4 @@ class Topology:
                 await queue.bind(source, routing_key=binding)
             dead_letter_queue = await broker.declare_queue(self.dead_letter_queue(spec))
             await dead_letter_queue.bind(dlx, routing_key=self.name(spec.name))
+        return exchanges
