@@ -75,7 +75,10 @@ async def seed_orders(dsn: str, count: int, *, customers: int = 2000, seed: int 
     websites = [w for w, n in WEBSITES for _ in range(n)]
     now = datetime.now(UTC)
     documents = [_document(rng, n) for n in (1, 2, 3, 5)]
-    codes = rng.sample(range(10**8), count)
+    conn = await asyncpg.connect(dsn)
+    taken = {r["code"] for r in await conn.fetch("SELECT code FROM orders")}
+    drawn = (f"AZ{n:08d}" for n in rng.sample(range(10**8), count + len(taken)))
+    codes = [code for code in drawn if code not in taken][:count]
     rows = []
     for i in range(count):
         status = rng.choice(statuses)
@@ -84,7 +87,7 @@ async def seed_orders(dsn: str, count: int, *, customers: int = 2000, seed: int 
         rows.append(
             (
                 uuid.UUID(int=rng.getrandbits(128)),
-                f"AZ{codes[i]:08d}",
+                codes[i],
                 customer_ids[0] if i % 50 == 0 else rng.choice(customer_ids),
                 rng.choice(websites),
                 status,
@@ -96,7 +99,6 @@ async def seed_orders(dsn: str, count: int, *, customers: int = 2000, seed: int 
                 rng.choice(documents),
             )
         )
-    conn = await asyncpg.connect(dsn)
     try:
         await conn.copy_records_to_table(
             "orders",

@@ -50,3 +50,14 @@ async def test_metrics_count_handled_messages(bus: Bus, platform: Platform) -> N
     assert 'azl_messages_handled_total{message_type="orders.place-order.v1"' in metrics
     assert "azl_outbox_published_total" in metrics
     assert "process_resident_memory_bytes" in metrics
+
+
+async def test_every_service_serves_its_asyncapi_document_and_page(platform: Platform) -> None:
+    for name in platform.services:
+        async with platform.http(name) as http:
+            document = (await http.get("/asyncapi.json")).json()
+            page = await http.get("/asyncapi")
+        assert document["asyncapi"] == "3.0.0"
+        assert "orders.place-order" in {c["address"] for c in document["channels"].values()}
+        assert page.headers["content-type"].startswith("text/html")
+        assert "asyncapi.json" in page.text

@@ -74,7 +74,7 @@ def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -
         listing = "".join(printed)
         for port in ports.values():
             assert f"http://127.0.0.1:{port}/docs" in listing
-            assert f"http://127.0.0.1:{port}/asyncapi.json" in listing
+            assert f"http://127.0.0.1:{port}/asyncapi" in listing
             assert f"http://127.0.0.1:{port}/metrics" in listing
 
         demo = _cli("demo", env=env)

@@ -361,7 +361,7 @@ class DeliveryWorker:
                 delivery_id=str(delivery.delivery_id),
                 attempt=delivery.attempt,
             )
-        self._runtime.publish_committed(stored)
+        await self._runtime.publish_committed(stored)
         log.info(
             "delivery attempt",
             delivery_id=str(delivery.delivery_id),

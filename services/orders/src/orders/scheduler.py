@@ -52,7 +52,7 @@ async def complete_due_orders(runtime: ServiceRuntime) -> int:
                 if order is not None and order.complete_if_due(uow.now(), waiting):
                     completed += 1
             stored = await runtime.commit_events(conn, uow)
-        runtime.publish_committed(stored)
+        await runtime.publish_committed(stored)
         if len(due) < BATCH:
             return completed
 

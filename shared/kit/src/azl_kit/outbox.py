@@ -1,16 +1,17 @@
 """The transactional outbox and its relay.
 
 Handlers never publish: what they cause is stored in ``messaging_outbox`` in the same
-transaction as the state change. Once that transaction has committed, the pipeline hands
-the stored rows to the relay, which publishes them at once — persistently, with publisher
-confirms — and deletes them afterwards in batches. That is the fast path: no query to
-find them, and no waiting behind the handlers for a database connection (the relay has a
-small pool of its own).
+transaction as the state change. Right after the commit, in the same task and before the
+delivery is acked, the stored rows are published — persistently, with publisher confirms —
+and deleted afterwards in batches on the relay's own small connection pool. Publishing in
+the handling task keeps it in step with handling (a separate publishing task fell seconds
+behind the handlers at saturation), and prefetch bounds both.
 
-A sweeper is the safety net: every poll interval it publishes rows older than a grace
-period, which only exist when a process died between commit and confirm, or the broker was
-away. A row published twice (a crash between confirm and delete, or a sweep racing a slow
-fast path) carries the same message id both times, and consumers' inboxes take it once.
+A sweeper is the safety net: at start-up it publishes whatever is in the outbox (what a
+crashed predecessor left), then every poll interval the rows older than a grace period,
+which exist only when a process died between commit and confirm or the broker was away.
+A row published twice (a crash between confirm and delete, or a sweep racing a slow
+publisher) carries the same message id both times, and consumers' inboxes take it once.
 """
 
 from __future__ import annotations
@@ -90,55 +91,36 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._grace = timedelta(seconds=grace)
-        self._committed: asyncio.Queue[list[Stored]] = asyncio.Queue()
         self._published: list[int] = []
         self._tasks: list[asyncio.Task[None]] = []
 
-    def publish_committed(self, stored: list[Stored]) -> None:
-        """These rows are committed: publish them now."""
-        if stored:
-            self._committed.put_nowait(stored)
+    async def publish_committed(self, stored: list[Stored]) -> None:
+        """These rows are committed: publish them now. On failure they stay in the outbox
+        and the sweeper publishes them later; the caller's work is done either way."""
+        if not stored:
+            return
+        try:
+            await asyncio.gather(*(self._publisher.publish(s.message) for s in stored))
+        except Exception as error:
+            log.warning("publishing committed messages failed", error=repr(error)[:300])
+            return
+        self._published.extend(s.row_id for s in stored)
+        self._metrics.outbox_published.inc(len(stored))
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._publish_committed_rows(), name="outbox-fast-path"),
             asyncio.create_task(self._delete_published_rows(), name="outbox-deleter"),
             asyncio.create_task(self._sweep_forever(), name="outbox-sweeper"),
         ]
 
     async def stop(self) -> None:
-        """Publish what was committed and not yet sent (best effort), then stop."""
         with contextlib.suppress(Exception):
-            while not self._committed.empty():
-                await self._publish(self._next_batch(self._committed.get_nowait()))
             await self._delete_published()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-    # --- the fast path ------------------------------------------------------------------
-
-    def _next_batch(self, first: list[Stored]) -> list[Stored]:
-        batch = list(first)
-        while len(batch) < self._batch_size and not self._committed.empty():
-            batch.extend(self._committed.get_nowait())
-        return batch
-
-    async def _publish_committed_rows(self) -> None:
-        while True:
-            batch = self._next_batch(await self._committed.get())
-            try:
-                await self._publish(batch)
-            except Exception as error:
-                # The rows stay in the outbox; the sweeper publishes them after the grace.
-                log.warning("publishing committed messages failed", error=repr(error)[:300])
-
-    async def _publish(self, batch: list[Stored]) -> None:
-        await asyncio.gather(*(self._publisher.publish(s.message) for s in batch))
-        self._published.extend(s.row_id for s in batch)
-        self._metrics.outbox_published.inc(len(batch))
 
     async def _delete_published_rows(self) -> None:
         while True:
@@ -164,30 +146,32 @@ class OutboxRelay:
 
     async def _sweep_forever(self) -> None:
         failures = 0
+        grace = timedelta(0)  # at start-up: everything a crashed predecessor left
         while True:
             try:
-                await self.sweep()
+                await self.sweep(grace)
+                grace = self._grace
                 failures = 0
             except Exception as error:
                 failures += 1
                 log.warning("outbox sweep could not publish; will retry", error=repr(error)[:300])
             await asyncio.sleep(min(self._poll_interval * 2**failures, 30.0))
 
-    async def sweep(self) -> int:
-        """Publish every row older than the grace period; returns how many."""
+    async def sweep(self, older_than: timedelta) -> int:
+        """Publish every row older than ``older_than``; returns how many."""
         total = 0
         while True:
-            published = await self._sweep_batch()
+            published = await self._sweep_batch(older_than)
             total += published
             if published < self._batch_size:
                 return total
 
-    async def _sweep_batch(self) -> int:
+    async def _sweep_batch(self, older_than: timedelta) -> int:
         async with self._engine.begin() as conn:
             rows = (
                 await conn.execute(
                     select(outbox_table)
-                    .where(outbox_table.c.created_at < func.now() - self._grace)
+                    .where(outbox_table.c.created_at <= func.now() - older_than)
                     .order_by(outbox_table.c.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)

@@ -252,7 +252,7 @@ class MessagePipeline:
             if not is_command:
                 raise EventNotApplicable(error) from error
             return await self._record_rejection(envelope, Rejection.of(error))
-        self._relay.publish_committed(stored)
+        await self._relay.publish_committed(stored)
         return "accepted" if is_command else "applied"
 
     async def _record_inbox(
@@ -296,7 +296,7 @@ class MessagePipeline:
                 stored = await outbox.store(conn, [event, *self._reply_to(envelope, outcome, flow)])
         except _AlreadyProcessed:
             return await self._duplicate(envelope)
-        self._relay.publish_committed(stored)
+        await self._relay.publish_committed(stored)
         self._metrics.commands_rejected.labels(command_type, rejection.reason_code.value).inc()
         log.info(
             "command rejected", reason_code=rejection.reason_code.value, reason=rejection.message

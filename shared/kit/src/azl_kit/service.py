@@ -22,7 +22,7 @@ from typing import Any
 
 from aio_pika.exceptions import AMQPConnectionError
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
@@ -108,9 +108,9 @@ class ServiceRuntime:
         ]
         return await outbox.store(conn, messages)
 
-    def publish_committed(self, stored: list[outbox.Stored]) -> None:
+    async def publish_committed(self, stored: list[outbox.Stored]) -> None:
         if self.relay is not None:
-            self.relay.publish_committed(stored)
+            await self.relay.publish_committed(stored)
 
     async def start(self) -> None:
         settings = self.settings
@@ -301,6 +301,20 @@ def build_app(definition: ServiceDefinition) -> FastAPI:
     return app
 
 
+ASYNCAPI_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>AZL Orders — AsyncAPI</title>
+<link rel="stylesheet" href="https://unpkg.com/@asyncapi/react-component@1.4.10/styles/default.min.css">
+</head><body>
+<div id="asyncapi"></div>
+<script src="https://unpkg.com/@asyncapi/react-component@1.4.10/browser/standalone/index.js"></script>
+<script>
+AsyncApiStandalone.render({schema: {url: "asyncapi.json"}, config: {show: {sidebar: true}}},
+  document.getElementById("asyncapi"));
+</script>
+</body></html>
+"""
+
+
 def operations_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
@@ -319,6 +333,11 @@ def operations_router() -> APIRouter:
     async def metrics(request: Request) -> Response:
         registry = request.app.state.runtime.metrics.registry
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/asyncapi", response_class=HTMLResponse)
+    async def asyncapi_page() -> str:
+        """The AsyncAPI document, rendered (the browser loads AsyncAPI's web component)."""
+        return ASYNCAPI_PAGE
 
     @router.get("/asyncapi.json")
     async def asyncapi() -> dict[str, Any]:

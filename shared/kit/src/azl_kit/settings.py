@@ -58,7 +58,7 @@ class ServiceSettings(BaseSettings):
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     outbox_poll_interval: float = Field(default=1.0, gt=0)
     outbox_grace: float = Field(
-        default=3.0, ge=0, description="Rows older than this are published by the sweeper."
+        default=10.0, ge=0, description="Rows older than this are published by the sweeper."
     )
     outbox_batch_size: int = Field(default=200, ge=1)
     graceful_timeout: float = Field(default=20.0, gt=0)

@@ -83,7 +83,7 @@ def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
         for service in running:
             base = f"http://{host}:{service.port}"
             print(
-                f"  {service.name:<14} API {base}/docs   AsyncAPI {base}/asyncapi.json   "
+                f"  {service.name:<14} API {base}/docs   AsyncAPI {base}/asyncapi   "
                 f"metrics {base}/metrics",
                 flush=True,
             )
