@@ -83,6 +83,12 @@ def percentile(values: list[float], p: float) -> float:
 # --- resident memory ---------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -261,6 +267,11 @@ class Platform:
             process.wait_ready(timeout=120)
             self.processes[process.service] = process
 
+    def pid(self, name: str) -> int:
+        process = self.processes[name].process
+        assert process is not None
+        return process.pid
+
     def stop(self) -> None:
         for process in self.processes.values():
             process.stop()
@@ -435,11 +446,16 @@ async def main(args: argparse.Namespace) -> None:
         raw_fixed, platform_fixed = Run(), Run()
         await raw.sink.cancel(raw._tag)
         await raw.listen(raw_fixed)
+        raw_cpu = cpu_seconds(raw.process.pid)
         await fixed_rate(raw.publisher(), raw_fixed, args.rate, args.seconds, timeout=120)
+        raw_cpu = cpu_seconds(raw.process.pid) - raw_cpu
         track_outcomes(bus, platform_fixed, "orders.order.quantities-increased.v1")
+        orders_pid = platform.pid("orders")
+        platform_cpu = cpu_seconds(orders_pid)
         await fixed_rate(
             increase_publisher(bus, orders), platform_fixed, args.rate, args.seconds, timeout=120
         )
+        platform_cpu = cpu_seconds(orders_pid) - platform_cpu
         for p in (50, 95, 99):
             figures.add(
                 f"single hop at {args.rate:.0f}/s: p{p} latency",
@@ -447,10 +463,19 @@ async def main(args: argparse.Namespace) -> None:
                 percentile(raw_fixed.latencies_ms(), p),
                 "ms",
             )
+        figures.add(
+            f"single hop at {args.rate:.0f}/s: CPU per message (service / raw process)",
+            platform_cpu / len(platform_fixed.sent) * 1000,
+            raw_cpu / len(raw_fixed.sent) * 1000,
+            "ms",
+        )
         lost = len(platform_fixed.sent) - len(platform_fixed.done)
         figures.add("single hop at fixed rate: outcomes missing", str(lost))
 
         # 3. the full flow through all four services
+        if args.single_hop_only:
+            await finish_early(figures, peak, rest)
+            return
         platform.start("fees", "notifications", "complaints")
         rest.update(
             {
@@ -509,6 +534,14 @@ async def main(args: argparse.Namespace) -> None:
     )
 
 
+async def finish_early(figures: Figures, peak: PeakRss, rest: dict[str, float]) -> None:
+    for name, loaded in peak.peak.items():
+        figures.add(
+            f"RSS {name}: at rest / under load", f"{rest.get(name, 0):.0f} / {loaded:.0f} MB"
+        )
+    figures.print()
+
+
 async def full_flow(bus: Bus, count: int, rate: float | None = None) -> tuple[float, list[float]]:
     """Orders placed (all at once, or at ``rate`` per second), each paid when its placement
     is seen, until the customer's inbox entry exists: orders per second and latencies."""
@@ -559,6 +592,9 @@ if __name__ == "__main__":
         "--seed", type=int, default=200_000, help="orders seeded for the read side (0 skips)"
     )
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument(
+        "--single-hop-only", action="store_true", help="stop after the single hop (for tuning)"
+    )
     arguments = parser.parse_args()
     if arguments.quick:
         arguments.commands, arguments.seconds, arguments.orders = 1000, 5.0, 100

@@ -41,6 +41,7 @@ def extra_orders(infra: Infra, log_dir: Path, platform: Platform) -> Iterator[li
         "AZL_AUTO_COMPLETE_INTERVAL_SECONDS": "0.5",
         # the PostgreSQL server is shared (max_connections): at most 4 connections each
         "AZL_DB_POOL_SIZE": "2",
+        "AZL_DB_MAX_OVERFLOW": "2",
     }
     extras = [ServiceProcess("orders", infra, log_dir, extra_env=env).start() for _ in range(2)]
     try:
