@@ -6,9 +6,10 @@ For each delivery:
    dead-lettered with a readable reason; a command whose id can be read also gets its one
    outcome, ``<service>.command.rejected`` (``validation_error``/``unknown_command``).
 2. Queries are answered directly (they change nothing).
-3. Commands and events run in one transaction: handler, events to the outbox, inbox row
-   last. A domain error rolls the transaction back; for a command the rejection is then
-   recorded in a transaction of its own. A message already in the inbox changes nothing
+3. Commands and events run in one transaction: the handler, then the inbox row and the
+   outbox rows in one statement (none if the inbox already had it). A domain error rolls
+   the transaction back; for a command the rejection is then recorded in a transaction of
+   its own. A message already in the inbox changes nothing
    (a command asking for a reply gets its stored outcome again).
 4. Transient failures (database down, serialization conflicts, optimistic version
    conflicts) are retried with backoff; when the policy is exhausted the message is
@@ -35,7 +36,7 @@ from azl_contracts import Command, Message, MessageKind, ReasonCode, Reply
 from azl_contracts.outcomes import REJECTED_EVENTS, CommandOutcome, EventRef, QueryFailed
 from azl_contracts.topology import QueueSpec
 
-from . import inbox, outbox, outgoing
+from . import inbox, outgoing
 from .dead_letters import DeadLetterCode, DeadLetters
 from .envelope import Envelope
 from .errors import DomainError
@@ -43,7 +44,7 @@ from .flow import FlowContext
 from .handlers import Handlers, Route
 from .logging import get_logger, log_context
 from .metrics import Metrics
-from .outbox import OutboxRelay
+from .outbox import OutboxRelay, Stored
 from .publisher import Publisher
 from .retry import RetryPolicy
 from .uow import UnitOfWork
@@ -244,8 +245,7 @@ class MessagePipeline:
                 wanted = is_command and envelope.reply_to is not None
                 outcome = self._accepted(envelope, events, result) if wanted else None
                 messages = events + self._reply_to(envelope, outcome, flow)
-                await self._record_inbox(conn, envelope, outcome)
-                stored = await outbox.store(conn, messages)
+                stored = await self._record_once(conn, envelope, outcome, messages)
         except _AlreadyProcessed:
             return await self._duplicate(envelope)
         except DomainError as error:
@@ -255,19 +255,26 @@ class MessagePipeline:
         await self._relay.publish_committed(stored)
         return "accepted" if is_command else "applied"
 
-    async def _record_inbox(
-        self, conn: AsyncConnection, envelope: Envelope, outcome: CommandOutcome | None
-    ) -> None:
+    async def _record_once(
+        self,
+        conn: AsyncConnection,
+        envelope: Envelope,
+        outcome: CommandOutcome | None,
+        messages: list[outgoing.OutgoingMessage],
+    ) -> list[Stored]:
+        """The inbox row and the outbox rows; a message seen before rolls everything back."""
         assert envelope.message_id is not None
-        first_time = await inbox.record(
+        stored = await inbox.record_and_store(
             conn,
             consumer=self._consumer,
             message_id=envelope.message_id,
             message_type=envelope.message_type or "",
-            outcome=None if outcome is None else outcome.model_dump(mode="json"),
+            outcome=None if outcome is None else outcome.model_dump_json(),
+            messages=messages,
         )
-        if not first_time:
+        if stored is None:
             raise _AlreadyProcessed
+        return stored
 
     async def _record_rejection(self, envelope: Envelope, rejection: Rejection) -> str:
         assert envelope.message_id is not None
@@ -292,8 +299,8 @@ class MessagePipeline:
         )
         try:
             async with self._engine.begin() as conn:
-                await self._record_inbox(conn, envelope, outcome)
-                stored = await outbox.store(conn, [event, *self._reply_to(envelope, outcome, flow)])
+                messages = [event, *self._reply_to(envelope, outcome, flow)]
+                stored = await self._record_once(conn, envelope, outcome, messages)
         except _AlreadyProcessed:
             return await self._duplicate(envelope)
         await self._relay.publish_committed(stored)
