@@ -18,6 +18,9 @@ from pathlib import Path
 
 from azl_testing.processes import free_port
 
+# The failover test's figure lines, printed at the end of the run.
+RESULTS: list[str] = []
+
 SCRIPT = Path(__file__).with_name("local-rabbitmq-cluster.sh")
 NODES = 3
 PORT_BASE = 5680

@@ -27,7 +27,7 @@ from azl_testing.processes import ServiceProcess
 from azl_contracts import Message
 from azl_contracts.topology import all_queues
 
-from .cluster import Cluster
+from .cluster import RESULTS, Cluster
 
 N = 1000
 RATE = 120  # commands per second offered
@@ -225,6 +225,7 @@ async def test_cluster_failover_loses_and_duplicates_nothing(
         f"max_gap_ms={max_gap_ms:.0f} publish_retries={retries} ({'; '.join(story)})"
     )
     print(line)
+    RESULTS.append(line)
     assert lost == 0
     assert duplicated == 0
     assert outcomes == N
