@@ -474,7 +474,8 @@ async def main(args: argparse.Namespace) -> None:
 
         # 3. the full flow through all four services
         if args.single_hop_only:
-            await finish_early(figures, peak, rest)
+            add_memory(figures, rest, peak)
+            figures.print()
             return
         platform.start("fees", "notifications", "complaints")
         rest.update(
@@ -502,11 +503,7 @@ async def main(args: argparse.Namespace) -> None:
             await read_side(infra, platform, figures, args.seed, args.requests)
 
         # 5. memory
-        for name in platform.processes:
-            loaded = max(peak.peak.get(name, 0), flow_peak.peak.get(name, 0))
-            figures.add(
-                f"RSS {name}: at rest / under load", f"{rest.get(name, 0):.0f} / {loaded:.0f} MB"
-            )
+        add_memory(figures, rest, peak, flow_peak)
     finally:
         if bus is not None:
             await bus.close()
@@ -534,12 +531,10 @@ async def main(args: argparse.Namespace) -> None:
     )
 
 
-async def finish_early(figures: Figures, peak: PeakRss, rest: dict[str, float]) -> None:
-    for name, loaded in peak.peak.items():
-        figures.add(
-            f"RSS {name}: at rest / under load", f"{rest.get(name, 0):.0f} / {loaded:.0f} MB"
-        )
-    figures.print()
+def add_memory(figures: Figures, rest: dict[str, float], *peaks: PeakRss) -> None:
+    for name in rest:
+        loaded = max(p.peak.get(name, 0) for p in peaks)
+        figures.add(f"RSS {name}: at rest / under load", f"{rest[name]:.0f} / {loaded:.0f} MB")
 
 
 async def full_flow(bus: Bus, count: int, rate: float | None = None) -> tuple[float, list[float]]:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .logging import get_logger
@@ -47,31 +49,63 @@ class Stored:
     message: OutgoingMessage
 
 
-# Built once (see inbox.py): one round trip stores every row and returns their ids in order.
-_STORE = insert(outbox_table).returning(outbox_table.c.id, sort_by_parameter_order=True)
+# Column, the element type of its array parameter, the cast into the column.
+_COLUMNS = (
+    ("message_id", "uuid", ""),
+    ("exchange", "text", ""),
+    ("routing_key", "text", ""),
+    ("message_type", "text", ""),
+    ("correlation_id", "text", ""),
+    ("causation_id", "uuid", ""),
+    ("headers", "text", "::jsonb"),
+    ("body", "bytea", ""),
+)
+
+
+def insert_rows_sql(first_parameter: int, *, where: str = "") -> str:
+    """The outbox INSERT for a batch given as one array per column, from parameter
+    ``$first_parameter`` on (see ``row_arrays``): one statement, one round trip, rows in
+    the batch's order. Sent as driver SQL: it runs for every message."""
+    names = ", ".join(name for name, _, _ in _COLUMNS)
+    arrays = ", ".join(
+        f"${first_parameter + i}::{kind}[]" for i, (_, kind, _) in enumerate(_COLUMNS)
+    )
+    values = ", ".join(f"m.{name}{cast}" for name, _, cast in _COLUMNS)
+    return (
+        f"INSERT INTO messaging_outbox ({names}) "
+        f"SELECT {values} FROM unnest({arrays}) WITH ORDINALITY AS m({names}, position) "
+        f"{where} ORDER BY m.position"
+    )
+
+
+def row_arrays(messages: Sequence[OutgoingMessage]) -> tuple[list[Any], ...]:
+    return (
+        [m.message_id for m in messages],
+        [m.exchange for m in messages],
+        [m.routing_key for m in messages],
+        [m.message_type for m in messages],
+        [m.correlation_id for m in messages],
+        [m.causation_id for m in messages],
+        [json.dumps(m.headers) for m in messages],
+        [m.body for m in messages],
+    )
+
+
+def stored_rows(row_ids: Sequence[int], messages: Sequence[OutgoingMessage]) -> list[Stored]:
+    """Identities are drawn in insertion order, which follows the messages' order."""
+    return [Stored(row_id, m) for row_id, m in zip(sorted(row_ids), messages, strict=True)]
+
+
+_STORE = insert_rows_sql(1) + " RETURNING id"
 _DELETE = "DELETE FROM messaging_outbox WHERE id = ANY($1::bigint[])"
 
 
 async def store(conn: AsyncConnection, messages: Sequence[OutgoingMessage]) -> list[Stored]:
+    """Store messages in the outbox within ``conn``'s transaction."""
     if not messages:
         return []
-    result = await conn.execute(
-        _STORE,
-        [
-            {
-                "message_id": m.message_id,
-                "exchange": m.exchange,
-                "routing_key": m.routing_key,
-                "message_type": m.message_type,
-                "correlation_id": m.correlation_id,
-                "causation_id": m.causation_id,
-                "headers": m.headers,
-                "body": m.body,
-            }
-            for m in messages
-        ],
-    )
-    return [Stored(row_id, m) for row_id, m in zip(result.scalars().all(), messages, strict=True)]
+    result = await conn.exec_driver_sql(_STORE, row_arrays(messages))
+    return stored_rows(result.scalars().all(), messages)
 
 
 class OutboxRelay:
