@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID, uuid5
 
@@ -392,7 +393,13 @@ class Order:
         self._record(contract.CancellationRejected, now, actor=actor, reason=reason)
 
     def _cancel(self, actor: Actor, reason: str | None, now: datetime) -> None:
+        """A change the customer has not confirmed dies with the order, as if declined; the
+        other items keep their status (what was bought, what the order was for)."""
         cancelled_from = self.status
+        for item in self.items:
+            if item.status is ItemStatus.AWAITING_CONFIRMATION:
+                item.status = ItemStatus.CANCELLED
+                item.pending_quantity = item.pending_unit_price_cny = None
         self._transition(S.CANCELLED, actor, now, reason)
         self._record(
             contract.OrderCancelled, now, cancelled_from=cancelled_from, actor=actor, reason=reason
@@ -410,6 +417,7 @@ class Order:
     ) -> None:
         self._authorize(actor)
         self._require(S.DEPOSITED, S.PURCHASING, command="increase-quantities")
+        _each_item_once([line.item_id for line in requested], command="increase-quantities")
         changes: list[contract.ItemChangeRecord] = []
         targets: list[tuple[Item, int]] = []
         for line in requested:
@@ -441,15 +449,16 @@ class Order:
     def report_item_change(
         self, actor: Actor, reported: list[contract.ItemChange], now: datetime
     ) -> None:
+        """What the shop changed; a value the report leaves out is the one still awaiting
+        confirmation, if any, else the item's current one."""
         self._require(S.PURCHASING, S.AWAITING_CONFIRMATION, command="report-item-change")
+        _each_item_once([line.item_id for line in reported], command="report-item-change")
         changes = []
         for line in reported:
             item = self._active_item(line.item_id)
-            new_quantity = line.new_quantity if line.new_quantity is not None else item.quantity
-            new_price = (
-                line.new_unit_price_cny
-                if line.new_unit_price_cny is not None
-                else item.unit_price_cny
+            new_quantity = _first_given(line.new_quantity, item.pending_quantity, item.quantity)
+            new_price = _first_given(
+                line.new_unit_price_cny, item.pending_unit_price_cny, item.unit_price_cny
             )
             if (new_quantity, new_price) == (item.quantity, item.unit_price_cny):
                 raise ValidationFailed(
@@ -499,7 +508,8 @@ class Order:
 
     def mark_items_ordered(self, actor: Actor, item_ids: list[UUID], now: datetime) -> None:
         self._require(S.PURCHASING, command="mark-items-ordered")
-        items = [self._active_item(item_id) for item_id in _unique(item_ids)]
+        _each_item_once(item_ids, command="mark-items-ordered")
+        items = [self._active_item(item_id) for item_id in item_ids]
         for item in items:
             if item.status is ItemStatus.AWAITING_CONFIRMATION:
                 raise InvalidState(
@@ -522,7 +532,8 @@ class Order:
     ) -> list[Item]:
         self._authorize(actor)
         self._require(S.AWAITING_CONFIRMATION, command=command)
-        items = [self.item(item_id) for item_id in _unique(item_ids)]
+        _each_item_once(item_ids, command=command)
+        items = [self.item(item_id) for item_id in item_ids]
         for item in items:
             if item.status is not ItemStatus.AWAITING_CONFIRMATION:
                 raise InvalidState(
@@ -712,6 +723,8 @@ class Order:
         )
 
 
+_T = TypeVar("_T")
+
 _PAYMENTS_SYSTEM = Actor(id="payments", role=ActorRole.SYSTEM)
 _SCHEDULER = Actor(id="orders-scheduler", role=ActorRole.SYSTEM)
 
@@ -735,8 +748,24 @@ def _selected_services(requested: list[ServiceCode]) -> list[ServiceCode]:
     return sorted(set(requested), key=list(ServiceCode).index)
 
 
-def _unique(item_ids: list[UUID]) -> list[UUID]:
-    return list(dict.fromkeys(item_ids))
+def _each_item_once(item_ids: list[UUID], *, command: str) -> None:
+    """A command names each item at most once: two lines for one item (two quantities, two
+    reported changes) have no one meaning, so the command is refused rather than guessed."""
+    seen: set[UUID] = set()
+    for item_id in item_ids:
+        if item_id in seen:
+            raise ValidationFailed(
+                f"{command} names item {item_id} more than once", item_id=str(item_id)
+            )
+        seen.add(item_id)
+
+
+def _first_given(*values: _T | None) -> _T:
+    """The first value that is not None (the last one always is given)."""
+    for value in values:
+        if value is not None:
+            return value
+    raise AssertionError("no value given")
 
 
 def _change(item: Item, new_quantity: int, new_price: Decimal) -> contract.ItemChangeRecord:

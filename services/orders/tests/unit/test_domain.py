@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from uuid import uuid4
 
 import pytest
@@ -30,6 +31,7 @@ from orders.domain import (
     payment_status,
     website_of,
 )
+from orders.views import order_detail
 
 from .conftest import (
     CUSTOMER,
@@ -43,6 +45,7 @@ from .conftest import (
     new_order,
     order_in,
     place_command,
+    settled,
 )
 
 S = OrderStatus
@@ -298,6 +301,31 @@ class TestQuantities:
         with pytest.raises(NotFound):
             order.increase_quantities(CUSTOMER, [o.ItemQuantity(item_id=uuid4(), add=1)], NOW)
 
+    @pytest.mark.parametrize(
+        "lines",
+        [
+            [{"add": 1}, {"add": 1}],  # applied one after the other would give 3, or 4?
+            [{"quantity": 5}, {"quantity": 3}],  # 3 is a decrease from 5
+            [{"quantity": 5}, {"add": 1}],
+        ],
+        ids=["add-add", "quantity-quantity", "quantity-add"],
+    )
+    def test_an_item_named_twice_is_refused_and_nothing_changes(
+        self, lines: list[dict[str, int]]
+    ) -> None:
+        order = order_in(S.DEPOSITED, items=[item(quantity=2), item(quantity=1)])
+        first, second = ids(order)
+        version = order.version
+        requested = [o.ItemQuantity(item_id=second, add=1)] + [
+            o.ItemQuantity(item_id=first, **line) for line in lines
+        ]
+        with pytest.raises(ValidationFailed) as refused:
+            order.increase_quantities(CUSTOMER, requested, NOW)
+        assert refused.value.details == {"item_id": str(first)}
+        assert [i.quantity for i in order.items] == [2, 1]
+        assert order.events == []
+        assert order.version == version
+
 
 class TestItemChanges:
     def test_confirming_changed_items_resumes_purchasing(self) -> None:
@@ -341,6 +369,106 @@ class TestItemChanges:
             order.report_item_change(
                 STAFF, [o.ItemChange(item_id=current.item_id, new_quantity=current.quantity)], NOW
             )
+
+    def test_a_second_report_keeps_what_the_first_left_pending(self) -> None:
+        order = order_in(S.AWAITING_CONFIRMATION)  # the first item: 2 → 5 pending
+        changed = order.items[0]
+        order.report_item_change(
+            STAFF, [o.ItemChange(item_id=changed.item_id, new_unit_price_cny=Decimal(120))], NOW
+        )
+        assert (changed.pending_quantity, changed.pending_unit_price_cny) == (5, Decimal(120))
+        assert (changed.quantity, changed.unit_price_cny) == (2, Decimal(100))
+        [changes] = [e for e in order.events if isinstance(e, o.ItemsChanged)]
+        [record] = changes.changes
+        assert (record.old_quantity, record.new_quantity) == (2, 5)
+        assert (record.old_unit_price_cny, record.new_unit_price_cny) == (100, 120)
+        # then only a quantity: the pending price stays
+        order.report_item_change(
+            STAFF, [o.ItemChange(item_id=changed.item_id, new_quantity=4)], NOW
+        )
+        assert (changed.pending_quantity, changed.pending_unit_price_cny) == (4, Decimal(120))
+        order.confirm_items(CUSTOMER, [changed.item_id], NOW)
+        assert (changed.quantity, changed.unit_price_cny) == (4, Decimal(120))
+
+    def test_a_second_report_back_to_the_current_values_is_refused(self) -> None:
+        order = order_in(S.AWAITING_CONFIRMATION)  # quantity 2, 5 pending; price unchanged
+        changed = order.items[0]
+        version = order.version
+        with pytest.raises(ValidationFailed):
+            order.report_item_change(
+                STAFF, [o.ItemChange(item_id=changed.item_id, new_quantity=2)], NOW
+            )
+        assert (changed.pending_quantity, changed.pending_unit_price_cny) == (5, Decimal(100))
+        assert order.events == []
+        assert order.version == version
+
+    def test_a_report_naming_an_item_twice_is_refused(self) -> None:
+        order = order_in(S.PURCHASING, items=[item(), item()])
+        first, second = ids(order)
+        with pytest.raises(ValidationFailed) as refused:
+            order.report_item_change(
+                STAFF,
+                [
+                    o.ItemChange(item_id=first, new_quantity=3),
+                    o.ItemChange(item_id=second, new_quantity=4),
+                    o.ItemChange(item_id=first, new_unit_price_cny=Decimal(90)),
+                ],
+                NOW,
+            )
+        assert refused.value.details == {"item_id": str(first)}
+        assert all(i.status is ItemStatus.PENDING for i in order.items)
+        assert order.status is S.PURCHASING
+        assert order.events == []
+
+    @pytest.mark.parametrize("command", ["confirm", "decline", "mark-ordered"])
+    def test_an_item_listed_twice_is_refused(self, command: str) -> None:
+        if command == "mark-ordered":
+            order = order_in(S.PURCHASING, items=[item(), item()])
+            first, second = ids(order)
+            run = partial(order.mark_items_ordered, STAFF)
+        else:
+            order = order_in(S.AWAITING_CONFIRMATION, items=[item(), item()])
+            first, second = ids(order)
+            order.report_item_change(STAFF, [o.ItemChange(item_id=second, new_quantity=7)], NOW)
+            settled(order)
+            method = order.confirm_items if command == "confirm" else order.decline_items
+            run = partial(method, CUSTOMER)
+        before = [(i.status, i.quantity, i.pending_quantity) for i in order.items]
+        status, version = order.status, order.version
+        with pytest.raises(ValidationFailed) as refused:
+            run([first, second, first], NOW)
+        assert refused.value.details == {"item_id": str(first)}
+        assert [(i.status, i.quantity, i.pending_quantity) for i in order.items] == before
+        assert (order.status, order.version, order.events) == (status, version, [])
+
+
+class TestCancellingWithChangesPending:
+    def test_items_awaiting_confirmation_are_cancelled_with_the_order(self) -> None:
+        order = order_in(S.AWAITING_CONFIRMATION, items=[item(), item()])
+        changed, untouched = order.items
+        order.cancel(CUSTOMER, "too expensive now", NOW)
+        assert order.status is S.CANCELLED
+        assert changed.status is ItemStatus.CANCELLED
+        assert (changed.pending_quantity, changed.pending_unit_price_cny) == (None, None)
+        assert (changed.quantity, changed.unit_price_cny) == (2, Decimal(100))  # never confirmed
+        assert untouched.status is ItemStatus.PENDING
+        assert not any(i.status is ItemStatus.AWAITING_CONFIRMATION for i in order.items)
+        [cancelled] = [e for e in order.events if isinstance(e, o.OrderCancelled)]
+        assert cancelled.cancelled_from is S.AWAITING_CONFIRMATION
+
+    def test_the_cancelled_orders_detail_shows_no_pending_confirmation(self) -> None:
+        order = order_in(S.AWAITING_CONFIRMATION)
+        order.cancel(STAFF, None, NOW)
+        detail = order_detail(order, None, [])
+        assert [
+            (i.status, i.pending_quantity, i.pending_unit_price_cny) for i in detail.info.items
+        ] == [(ItemStatus.CANCELLED, None, None)]
+
+    def test_ordered_items_stay_ordered_when_an_approved_cancellation_cancels_the_order(
+        self,
+    ) -> None:
+        order = order_in(S.CANCELLED)  # purchased, cancellation requested, approved
+        assert [i.status for i in order.items] == [ItemStatus.ORDERED]
 
 
 class TestServices:
