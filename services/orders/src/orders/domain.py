@@ -62,7 +62,6 @@ ON_COMPLETION_CHANGEABLE = (
     S.IN_CHINA_WAREHOUSE,
 )
 SERVICE_LOCKED_STATUSES = (S.IN_TRANSIT, S.IN_VIETNAM_WAREHOUSE, S.DELIVERING, S.DELIVERED)
-LISTED_TO_CUSTOMER = frozenset(set(S) - {S.AWAITING_DEPOSIT})
 PAYMENT_ACCEPTED = frozenset(set(S) - {S.AWAITING_DEPOSIT, S.CANCELLED})
 
 WEBSITE_DOMAINS = {
@@ -199,6 +198,7 @@ class Order:
     payments: list[Payment] = field(default_factory=list)
     packages: list[contract.Package] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    deposited_at: datetime | None = None
     delivered_at: datetime | None = None
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
     _changed: bool = field(default=False, repr=False, compare=False)
@@ -295,6 +295,12 @@ class Order:
     def changed(self) -> bool:
         return self._changed
 
+    @property
+    def listed_to_customer(self) -> bool:
+        """An order appears in its customer's list once its deposit succeeded (spec §3), and
+        stays there whatever happens next, a cancellation included."""
+        return self.deposited_at is not None
+
     def goods(self) -> contract.Goods:
         return contract.Goods(
             exchange_rate=self.exchange_rate,
@@ -335,6 +341,7 @@ class Order:
         )
         if self.status is S.AWAITING_DEPOSIT and self.deposit_paid_vnd >= self.required_deposit_vnd:
             self._transition(S.DEPOSITED, _PAYMENTS_SYSTEM, now, reason=f"deposit {payment_id}")
+            self.deposited_at = now
             self._record(
                 contract.OrderDeposited,
                 now,

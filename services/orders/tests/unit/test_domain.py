@@ -138,6 +138,23 @@ class TestDeposit:
             "orders.order.deposited.v1",
         ]
 
+    def test_listed_to_the_customer_from_the_deposit_on(self, order: Order) -> None:
+        assert (order.deposited_at, order.listed_to_customer) == (None, False)
+        order.record_deposit("p1", Decimal(400_000), NOW)
+        assert (order.deposited_at, order.listed_to_customer) == (None, False)
+        later = NOW + timedelta(hours=2)
+        order.record_deposit("p2", Decimal(90_000), later)
+        assert (order.deposited_at, order.listed_to_customer) == (later, True)
+        order.record_deposit("p3", Decimal(5_000), later + timedelta(hours=1))
+        order.cancel(CUSTOMER, None, later + timedelta(hours=2))
+        assert (order.deposited_at, order.listed_to_customer) == (later, True)
+
+    def test_an_order_cancelled_before_its_deposit_is_never_listed(self, order: Order) -> None:
+        order.record_deposit("p1", Decimal(100_000), NOW)
+        order.cancel(CUSTOMER, None, NOW)
+        assert order.status is S.CANCELLED
+        assert (order.deposited_at, order.listed_to_customer) == (None, False)
+
     def test_the_same_payment_counts_once(self, order: Order) -> None:
         order.record_deposit("p1", Decimal(100_000), NOW)
         order.record_deposit("p1", Decimal(100_000), NOW)
