@@ -63,9 +63,21 @@ class TestPlacement:
         assert event_types(order) == ["orders.order.placed.v1", "orders.order.status-changed.v1"]
         assert order.history[0].to_status is S.AWAITING_DEPOSIT
 
-    def test_required_deposit_is_rounded_half_up(self) -> None:
-        order = new_order(items=[item("1.00", 5)], exchange_rate="1")  # 5 VND × 0.7 = 3.5 → 4
-        assert order.required_deposit_vnd == Decimal(4)
+    @pytest.mark.parametrize(
+        ("goods_vnd", "deposit_vnd"),
+        [
+            (5, 4),  # 3.5 → 4 (half-even too)
+            (15, 11),  # 10.5 → 11 (half-even would give 10)
+            (25, 18),  # 17.5 → 18 (half-even too)
+            (35, 25),  # 24.5 → 25 (half-even would give 24)
+            (14, 10),  # 9.8 → 10
+            (16, 11),  # 11.2 → 11
+        ],
+    )
+    def test_required_deposit_is_rounded_half_up(self, goods_vnd: int, deposit_vnd: int) -> None:
+        order = new_order(items=[item("1.00", goods_vnd)], exchange_rate="1")
+        assert order.goods_total_vnd == goods_vnd
+        assert order.required_deposit_vnd == Decimal(deposit_vnd)
 
     @pytest.mark.parametrize(
         ("host", "website"),
@@ -555,6 +567,50 @@ class TestAddressAndShipping:
             order.record_package(package, NOW)
         with pytest.raises(InvalidState):
             order_in(S.PURCHASED).record_package(package, NOW)
+
+    def test_the_customer_confirms_receipt(self) -> None:
+        order = order_in(S.DELIVERED)
+        version = order.version
+        order.confirm_received(CUSTOMER, NOW + timedelta(days=1))
+        assert order.status is S.COMPLETED
+        assert order.version == version + 1
+        last = order.history[-1]
+        assert (last.from_status, last.to_status, last.actor) == (
+            S.DELIVERED,
+            S.COMPLETED,
+            CUSTOMER,
+        )
+        [completed] = [e for e in order.events if isinstance(e, o.OrderCompleted)]
+        assert completed.automatic is False
+        assert event_types(order) == [
+            "orders.order.status-changed.v1",
+            "orders.order.completed.v1",
+        ]
+        # completed: neither a second confirmation nor the scheduler changes it again
+        with pytest.raises(InvalidState):
+            order.confirm_received(CUSTOMER, NOW + timedelta(days=2))
+        assert not order.complete_if_due(NOW + timedelta(days=30), timedelta(days=7))
+
+    def test_another_customer_cannot_confirm_receipt(self) -> None:
+        order = order_in(S.DELIVERED)
+        with pytest.raises(Forbidden):
+            order.confirm_received(OTHER_CUSTOMER, NOW)
+        assert order.status is S.DELIVERED
+        assert order.events == []
+
+    @pytest.mark.parametrize("days", [1, 7, 10])
+    def test_auto_completion_at_exactly_the_waiting_period(self, days: int) -> None:
+        wait = timedelta(days=days)
+        order = order_in(S.DELIVERED)
+        assert order.delivered_at == NOW
+        assert not order.complete_if_due(NOW + wait - timedelta(microseconds=1), wait)
+        assert order.status is S.DELIVERED
+        assert order.events == []
+        assert order.complete_if_due(NOW + wait, wait)
+        assert order.status is S.COMPLETED
+        assert order.history[-1].actor.role.value == "system"
+        [completed] = [e for e in order.events if isinstance(e, o.OrderCompleted)]
+        assert completed.automatic is True
 
     def test_delivered_orders_complete_by_confirmation_or_after_the_wait(self) -> None:
         order = order_in(S.DELIVERED)
