@@ -377,7 +377,7 @@ async def direct_queries(dsn: str, requests: int, customer_id: str) -> list[floa
             if i % 5 == 4:
                 args.append(customer_id)
                 where.append(f"customer_id = ${len(args)}")
-                where.append("status <> 'awaiting_deposit'")
+                where.append("deposited_at IS NOT NULL")
             if "website" in params:
                 args.append(params["website"])
                 where.append(f"website = ${len(args)}")

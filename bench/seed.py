@@ -96,6 +96,7 @@ async def seed_orders(dsn: str, count: int, *, customers: int = 2000, seed: int 
                 created,
                 min(updated, now),
                 updated if status == "delivered" else None,
+                None if status == "awaiting_deposit" else created,  # deposited_at
                 rng.choice(documents),
             )
         )
@@ -114,6 +115,7 @@ async def seed_orders(dsn: str, count: int, *, customers: int = 2000, seed: int 
                 "created_at",
                 "updated_at",
                 "delivered_at",
+                "deposited_at",
                 "document",
             ],
         )

@@ -4,6 +4,7 @@ API's tabs checked after every step: the order's own tabs and the customer's sta
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -155,6 +156,10 @@ async def test_the_happy_path_from_placement_to_completion(bus: Bus, api: Orders
     order, customer = journey.order, journey.customer
     oid = order.order_id
     first, second = order.item_ids
+    assert re.fullmatch(r"AZ[0-9]{8}", order.code), order.code  # the reply's order_code
+    [placed] = journey.bus.seen("orders.order.placed", lambda e: e.json["order_id"] == str(oid))
+    assert placed.json["order_code"] == order.code
+    assert (await journey.view())["code"] == order.code
     assert order.required_deposit == 612_500  # 70 % of (2 × 100 + 50) × 3,500
     view = await journey.view()
     assert [i["status"] for i in view["info"]["items"]] == ["pending", "pending"]

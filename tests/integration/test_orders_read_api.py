@@ -311,6 +311,42 @@ async def test_staff_see_every_status_of_a_customer(catalogue: Catalogue, api: O
     assert codes(await api.page(me, "customer", customer_id="somebody-else")) == []
 
 
+async def test_an_order_cancelled_before_its_deposit_is_never_listed_to_the_customer(
+    bus: Bus, api: OrdersApi
+) -> None:
+    customer = builders.customer()
+    me = customer.id
+    never_paid = await flows.place(bus, customer)
+    await flows.accepted(bus, o.CancelOrder(actor=customer, order_id=never_paid.order_id))
+    paid_then_cancelled = await flows.place(bus, customer)
+    await flows.pay_deposit(bus, paid_then_cancelled)
+    await flows.accepted(bus, o.CancelOrder(actor=customer, order_id=paid_then_cancelled.order_id))
+    await api.ledger_settled(bus, never_paid.order_id, paid_then_cancelled.order_id)
+
+    page = await api.page(me, "customer")
+    assert codes(page) == [paid_then_cancelled.code]
+    assert page["counts"] == tabs(cancelled=1)
+    assert page["total"] == 1
+    cancelled_tab = await api.page(me, "customer", status="cancelled")
+    assert (codes(cancelled_tab), cancelled_tab["total"]) == ([paid_then_cancelled.code], 1)
+    assert codes(await api.page(me, "customer", code=never_paid.code)) == []
+    for fmt in ("csv", "xlsx"):
+        exported = await api.get("/orders/export", me, "customer", format=fmt)
+        assert exported.status_code == 200, exported.text
+        rows = _csv(exported.content) if fmt == "csv" else _xlsx(exported.content)
+        assert [r["code"] for r in rows] == [paid_then_cancelled.code]
+    # its owner still reaches its page, as before the deposit; staff see both everywhere
+    mine = await api.detail(never_paid.order_id, me, "customer")
+    assert mine["status"] == "cancelled"
+    staff = await api.page(customer_id=me)
+    assert sorted(codes(staff)) == sorted([never_paid.code, paid_then_cancelled.code])
+    assert staff["counts"] == tabs(cancelled=2)
+    exported = await api.get("/orders/export", customer_id=me)
+    assert sorted(r["code"] for r in _csv(exported.content)) == sorted(
+        [never_paid.code, paid_then_cancelled.code]
+    )
+
+
 # --- export ---------------------------------------------------------------------------------
 
 

@@ -117,6 +117,25 @@ async def test_a_quantity_decrease_is_refused(bus: Bus, api: OrdersApi) -> None:
     assert [i["quantity"] for i in view["info"]["items"]] == [3, 1]  # not even the +4
 
 
+async def test_an_item_named_twice_is_refused(bus: Bus, api: OrdersApi) -> None:
+    order = await flows.place(bus, items=[builders.item("20.00", 2), builders.item("5.00", 1)])
+    await flows.pay_deposit(bus, order)
+    first, second = order.item_ids
+    command = o.IncreaseQuantities(
+        actor=order.customer,
+        order_id=order.order_id,
+        items=[
+            {"item_id": first, "add": 1},
+            {"item_id": second, "add": 1},
+            {"item_id": first, "add": 1},
+        ],
+    )
+    reply = await unchanged_after(bus, api, order, command, "validation_error")
+    assert reply["details"] == {"item_id": str(first)}
+    view = await api.detail(order.order_id)
+    assert [i["quantity"] for i in view["info"]["items"]] == [2, 1]
+
+
 async def test_a_command_in_the_wrong_status_is_refused(bus: Bus, api: OrdersApi) -> None:
     order = await flows.place(bus)
     command = o.StartPurchasing(actor=builders.STAFF, order_id=order.order_id)

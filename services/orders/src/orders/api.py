@@ -24,7 +24,6 @@ from azl_kit.auth import CurrentPrincipal, Principal
 from azl_kit.http import DbConnection
 
 from . import export
-from .domain import LISTED_TO_CUSTOMER
 from .invoice import render_invoice
 from .storage import complaints_table, from_row, ledgers_table, orders_table
 from .views import OrderDetail, OrderPage, OrderSummary, order_detail, summary_of
@@ -97,7 +96,9 @@ def scope(
     clauses: list[ColumnElement[bool]] = []
     if principal.is_customer:
         clauses.append(orders_table.c.customer_id == principal.id)
-        clauses.append(orders_table.c.status.in_([s.value for s in LISTED_TO_CUSTOMER]))
+        # listed once the deposit succeeded, whatever the status is now (see
+        # ``Order.listed_to_customer``): an order cancelled before any deposit never is
+        clauses.append(orders_table.c.deposited_at.is_not(None))
     if filters.customer_id is not None:
         clauses.append(orders_table.c.customer_id == filters.customer_id)
     if with_status and filters.status is not None:

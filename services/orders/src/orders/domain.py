@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID, uuid5
 
@@ -61,7 +62,6 @@ ON_COMPLETION_CHANGEABLE = (
     S.IN_CHINA_WAREHOUSE,
 )
 SERVICE_LOCKED_STATUSES = (S.IN_TRANSIT, S.IN_VIETNAM_WAREHOUSE, S.DELIVERING, S.DELIVERED)
-LISTED_TO_CUSTOMER = frozenset(set(S) - {S.AWAITING_DEPOSIT})
 PAYMENT_ACCEPTED = frozenset(set(S) - {S.AWAITING_DEPOSIT, S.CANCELLED})
 
 WEBSITE_DOMAINS = {
@@ -198,6 +198,7 @@ class Order:
     payments: list[Payment] = field(default_factory=list)
     packages: list[contract.Package] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
+    deposited_at: datetime | None = None
     delivered_at: datetime | None = None
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
     _changed: bool = field(default=False, repr=False, compare=False)
@@ -294,6 +295,12 @@ class Order:
     def changed(self) -> bool:
         return self._changed
 
+    @property
+    def listed_to_customer(self) -> bool:
+        """An order appears in its customer's list once its deposit succeeded (spec §3), and
+        stays there whatever happens next, a cancellation included."""
+        return self.deposited_at is not None
+
     def goods(self) -> contract.Goods:
         return contract.Goods(
             exchange_rate=self.exchange_rate,
@@ -334,6 +341,7 @@ class Order:
         )
         if self.status is S.AWAITING_DEPOSIT and self.deposit_paid_vnd >= self.required_deposit_vnd:
             self._transition(S.DEPOSITED, _PAYMENTS_SYSTEM, now, reason=f"deposit {payment_id}")
+            self.deposited_at = now
             self._record(
                 contract.OrderDeposited,
                 now,
@@ -392,7 +400,13 @@ class Order:
         self._record(contract.CancellationRejected, now, actor=actor, reason=reason)
 
     def _cancel(self, actor: Actor, reason: str | None, now: datetime) -> None:
+        """A change the customer has not confirmed dies with the order, as if declined; the
+        other items keep their status (what was bought, what the order was for)."""
         cancelled_from = self.status
+        for item in self.items:
+            if item.status is ItemStatus.AWAITING_CONFIRMATION:
+                item.status = ItemStatus.CANCELLED
+                item.pending_quantity = item.pending_unit_price_cny = None
         self._transition(S.CANCELLED, actor, now, reason)
         self._record(
             contract.OrderCancelled, now, cancelled_from=cancelled_from, actor=actor, reason=reason
@@ -410,6 +424,7 @@ class Order:
     ) -> None:
         self._authorize(actor)
         self._require(S.DEPOSITED, S.PURCHASING, command="increase-quantities")
+        _each_item_once([line.item_id for line in requested], command="increase-quantities")
         changes: list[contract.ItemChangeRecord] = []
         targets: list[tuple[Item, int]] = []
         for line in requested:
@@ -441,15 +456,16 @@ class Order:
     def report_item_change(
         self, actor: Actor, reported: list[contract.ItemChange], now: datetime
     ) -> None:
+        """What the shop changed; a value the report leaves out is the one still awaiting
+        confirmation, if any, else the item's current one."""
         self._require(S.PURCHASING, S.AWAITING_CONFIRMATION, command="report-item-change")
+        _each_item_once([line.item_id for line in reported], command="report-item-change")
         changes = []
         for line in reported:
             item = self._active_item(line.item_id)
-            new_quantity = line.new_quantity if line.new_quantity is not None else item.quantity
-            new_price = (
-                line.new_unit_price_cny
-                if line.new_unit_price_cny is not None
-                else item.unit_price_cny
+            new_quantity = _first_given(line.new_quantity, item.pending_quantity, item.quantity)
+            new_price = _first_given(
+                line.new_unit_price_cny, item.pending_unit_price_cny, item.unit_price_cny
             )
             if (new_quantity, new_price) == (item.quantity, item.unit_price_cny):
                 raise ValidationFailed(
@@ -499,7 +515,8 @@ class Order:
 
     def mark_items_ordered(self, actor: Actor, item_ids: list[UUID], now: datetime) -> None:
         self._require(S.PURCHASING, command="mark-items-ordered")
-        items = [self._active_item(item_id) for item_id in _unique(item_ids)]
+        _each_item_once(item_ids, command="mark-items-ordered")
+        items = [self._active_item(item_id) for item_id in item_ids]
         for item in items:
             if item.status is ItemStatus.AWAITING_CONFIRMATION:
                 raise InvalidState(
@@ -522,7 +539,8 @@ class Order:
     ) -> list[Item]:
         self._authorize(actor)
         self._require(S.AWAITING_CONFIRMATION, command=command)
-        items = [self.item(item_id) for item_id in _unique(item_ids)]
+        _each_item_once(item_ids, command=command)
+        items = [self.item(item_id) for item_id in item_ids]
         for item in items:
             if item.status is not ItemStatus.AWAITING_CONFIRMATION:
                 raise InvalidState(
@@ -712,6 +730,8 @@ class Order:
         )
 
 
+_T = TypeVar("_T")
+
 _PAYMENTS_SYSTEM = Actor(id="payments", role=ActorRole.SYSTEM)
 _SCHEDULER = Actor(id="orders-scheduler", role=ActorRole.SYSTEM)
 
@@ -735,8 +755,24 @@ def _selected_services(requested: list[ServiceCode]) -> list[ServiceCode]:
     return sorted(set(requested), key=list(ServiceCode).index)
 
 
-def _unique(item_ids: list[UUID]) -> list[UUID]:
-    return list(dict.fromkeys(item_ids))
+def _each_item_once(item_ids: list[UUID], *, command: str) -> None:
+    """A command names each item at most once: two lines for one item (two quantities, two
+    reported changes) have no one meaning, so the command is refused rather than guessed."""
+    seen: set[UUID] = set()
+    for item_id in item_ids:
+        if item_id in seen:
+            raise ValidationFailed(
+                f"{command} names item {item_id} more than once", item_id=str(item_id)
+            )
+        seen.add(item_id)
+
+
+def _first_given(*values: _T | None) -> _T:
+    """The first value that is not None (the last one always is given)."""
+    for value in values:
+        if value is not None:
+            return value
+    raise AssertionError("no value given")
 
 
 def _change(item: Item, new_quantity: int, new_price: Decimal) -> contract.ItemChangeRecord:

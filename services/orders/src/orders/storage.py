@@ -64,6 +64,7 @@ orders_table = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deposited_at", DateTime(timezone=True), nullable=True),  # listed to the customer
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("document", JSONB, nullable=False),
     # The list's order (newest update first, then id) and its filters: each index serves
@@ -213,6 +214,7 @@ def from_row(row: Any) -> Order:
             )
             for h in doc["history"]
         ],
+        deposited_at=row.deposited_at,
         delivered_at=row.delivered_at,
     )
 
@@ -227,6 +229,7 @@ def _columns(order: Order) -> dict[str, Any]:
         "version": order.version,
         "created_at": order.created_at,
         "updated_at": order.updated_at,
+        "deposited_at": order.deposited_at,
         "delivered_at": order.delivered_at,
         "document": to_document(order),
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from uuid import uuid4
 
 import pytest
@@ -30,6 +31,7 @@ from orders.domain import (
     payment_status,
     website_of,
 )
+from orders.views import order_detail
 
 from .conftest import (
     CUSTOMER,
@@ -43,6 +45,7 @@ from .conftest import (
     new_order,
     order_in,
     place_command,
+    settled,
 )
 
 S = OrderStatus
@@ -60,9 +63,21 @@ class TestPlacement:
         assert event_types(order) == ["orders.order.placed.v1", "orders.order.status-changed.v1"]
         assert order.history[0].to_status is S.AWAITING_DEPOSIT
 
-    def test_required_deposit_is_rounded_half_up(self) -> None:
-        order = new_order(items=[item("1.00", 5)], exchange_rate="1")  # 5 VND × 0.7 = 3.5 → 4
-        assert order.required_deposit_vnd == Decimal(4)
+    @pytest.mark.parametrize(
+        ("goods_vnd", "deposit_vnd"),
+        [
+            (5, 4),  # 3.5 → 4 (half-even too)
+            (15, 11),  # 10.5 → 11 (half-even would give 10)
+            (25, 18),  # 17.5 → 18 (half-even too)
+            (35, 25),  # 24.5 → 25 (half-even would give 24)
+            (14, 10),  # 9.8 → 10
+            (16, 11),  # 11.2 → 11
+        ],
+    )
+    def test_required_deposit_is_rounded_half_up(self, goods_vnd: int, deposit_vnd: int) -> None:
+        order = new_order(items=[item("1.00", goods_vnd)], exchange_rate="1")
+        assert order.goods_total_vnd == goods_vnd
+        assert order.required_deposit_vnd == Decimal(deposit_vnd)
 
     @pytest.mark.parametrize(
         ("host", "website"),
@@ -134,6 +149,23 @@ class TestDeposit:
             "orders.order.status-changed.v1",
             "orders.order.deposited.v1",
         ]
+
+    def test_listed_to_the_customer_from_the_deposit_on(self, order: Order) -> None:
+        assert (order.deposited_at, order.listed_to_customer) == (None, False)
+        order.record_deposit("p1", Decimal(400_000), NOW)
+        assert (order.deposited_at, order.listed_to_customer) == (None, False)
+        later = NOW + timedelta(hours=2)
+        order.record_deposit("p2", Decimal(90_000), later)
+        assert (order.deposited_at, order.listed_to_customer) == (later, True)
+        order.record_deposit("p3", Decimal(5_000), later + timedelta(hours=1))
+        order.cancel(CUSTOMER, None, later + timedelta(hours=2))
+        assert (order.deposited_at, order.listed_to_customer) == (later, True)
+
+    def test_an_order_cancelled_before_its_deposit_is_never_listed(self, order: Order) -> None:
+        order.record_deposit("p1", Decimal(100_000), NOW)
+        order.cancel(CUSTOMER, None, NOW)
+        assert order.status is S.CANCELLED
+        assert (order.deposited_at, order.listed_to_customer) == (None, False)
 
     def test_the_same_payment_counts_once(self, order: Order) -> None:
         order.record_deposit("p1", Decimal(100_000), NOW)
@@ -298,6 +330,31 @@ class TestQuantities:
         with pytest.raises(NotFound):
             order.increase_quantities(CUSTOMER, [o.ItemQuantity(item_id=uuid4(), add=1)], NOW)
 
+    @pytest.mark.parametrize(
+        "lines",
+        [
+            [{"add": 1}, {"add": 1}],  # applied one after the other would give 3, or 4?
+            [{"quantity": 5}, {"quantity": 3}],  # 3 is a decrease from 5
+            [{"quantity": 5}, {"add": 1}],
+        ],
+        ids=["add-add", "quantity-quantity", "quantity-add"],
+    )
+    def test_an_item_named_twice_is_refused_and_nothing_changes(
+        self, lines: list[dict[str, int]]
+    ) -> None:
+        order = order_in(S.DEPOSITED, items=[item(quantity=2), item(quantity=1)])
+        first, second = ids(order)
+        version = order.version
+        requested = [o.ItemQuantity(item_id=second, add=1)] + [
+            o.ItemQuantity(item_id=first, **line) for line in lines
+        ]
+        with pytest.raises(ValidationFailed) as refused:
+            order.increase_quantities(CUSTOMER, requested, NOW)
+        assert refused.value.details == {"item_id": str(first)}
+        assert [i.quantity for i in order.items] == [2, 1]
+        assert order.events == []
+        assert order.version == version
+
 
 class TestItemChanges:
     def test_confirming_changed_items_resumes_purchasing(self) -> None:
@@ -341,6 +398,106 @@ class TestItemChanges:
             order.report_item_change(
                 STAFF, [o.ItemChange(item_id=current.item_id, new_quantity=current.quantity)], NOW
             )
+
+    def test_a_second_report_keeps_what_the_first_left_pending(self) -> None:
+        order = order_in(S.AWAITING_CONFIRMATION)  # the first item: 2 → 5 pending
+        changed = order.items[0]
+        order.report_item_change(
+            STAFF, [o.ItemChange(item_id=changed.item_id, new_unit_price_cny=Decimal(120))], NOW
+        )
+        assert (changed.pending_quantity, changed.pending_unit_price_cny) == (5, Decimal(120))
+        assert (changed.quantity, changed.unit_price_cny) == (2, Decimal(100))
+        [changes] = [e for e in order.events if isinstance(e, o.ItemsChanged)]
+        [record] = changes.changes
+        assert (record.old_quantity, record.new_quantity) == (2, 5)
+        assert (record.old_unit_price_cny, record.new_unit_price_cny) == (100, 120)
+        # then only a quantity: the pending price stays
+        order.report_item_change(
+            STAFF, [o.ItemChange(item_id=changed.item_id, new_quantity=4)], NOW
+        )
+        assert (changed.pending_quantity, changed.pending_unit_price_cny) == (4, Decimal(120))
+        order.confirm_items(CUSTOMER, [changed.item_id], NOW)
+        assert (changed.quantity, changed.unit_price_cny) == (4, Decimal(120))
+
+    def test_a_second_report_back_to_the_current_values_is_refused(self) -> None:
+        order = order_in(S.AWAITING_CONFIRMATION)  # quantity 2, 5 pending; price unchanged
+        changed = order.items[0]
+        version = order.version
+        with pytest.raises(ValidationFailed):
+            order.report_item_change(
+                STAFF, [o.ItemChange(item_id=changed.item_id, new_quantity=2)], NOW
+            )
+        assert (changed.pending_quantity, changed.pending_unit_price_cny) == (5, Decimal(100))
+        assert order.events == []
+        assert order.version == version
+
+    def test_a_report_naming_an_item_twice_is_refused(self) -> None:
+        order = order_in(S.PURCHASING, items=[item(), item()])
+        first, second = ids(order)
+        with pytest.raises(ValidationFailed) as refused:
+            order.report_item_change(
+                STAFF,
+                [
+                    o.ItemChange(item_id=first, new_quantity=3),
+                    o.ItemChange(item_id=second, new_quantity=4),
+                    o.ItemChange(item_id=first, new_unit_price_cny=Decimal(90)),
+                ],
+                NOW,
+            )
+        assert refused.value.details == {"item_id": str(first)}
+        assert all(i.status is ItemStatus.PENDING for i in order.items)
+        assert order.status is S.PURCHASING
+        assert order.events == []
+
+    @pytest.mark.parametrize("command", ["confirm", "decline", "mark-ordered"])
+    def test_an_item_listed_twice_is_refused(self, command: str) -> None:
+        if command == "mark-ordered":
+            order = order_in(S.PURCHASING, items=[item(), item()])
+            first, second = ids(order)
+            run = partial(order.mark_items_ordered, STAFF)
+        else:
+            order = order_in(S.AWAITING_CONFIRMATION, items=[item(), item()])
+            first, second = ids(order)
+            order.report_item_change(STAFF, [o.ItemChange(item_id=second, new_quantity=7)], NOW)
+            settled(order)
+            method = order.confirm_items if command == "confirm" else order.decline_items
+            run = partial(method, CUSTOMER)
+        before = [(i.status, i.quantity, i.pending_quantity) for i in order.items]
+        status, version = order.status, order.version
+        with pytest.raises(ValidationFailed) as refused:
+            run([first, second, first], NOW)
+        assert refused.value.details == {"item_id": str(first)}
+        assert [(i.status, i.quantity, i.pending_quantity) for i in order.items] == before
+        assert (order.status, order.version, order.events) == (status, version, [])
+
+
+class TestCancellingWithChangesPending:
+    def test_items_awaiting_confirmation_are_cancelled_with_the_order(self) -> None:
+        order = order_in(S.AWAITING_CONFIRMATION, items=[item(), item()])
+        changed, untouched = order.items
+        order.cancel(CUSTOMER, "too expensive now", NOW)
+        assert order.status is S.CANCELLED
+        assert changed.status is ItemStatus.CANCELLED
+        assert (changed.pending_quantity, changed.pending_unit_price_cny) == (None, None)
+        assert (changed.quantity, changed.unit_price_cny) == (2, Decimal(100))  # never confirmed
+        assert untouched.status is ItemStatus.PENDING
+        assert not any(i.status is ItemStatus.AWAITING_CONFIRMATION for i in order.items)
+        [cancelled] = [e for e in order.events if isinstance(e, o.OrderCancelled)]
+        assert cancelled.cancelled_from is S.AWAITING_CONFIRMATION
+
+    def test_the_cancelled_orders_detail_shows_no_pending_confirmation(self) -> None:
+        order = order_in(S.AWAITING_CONFIRMATION)
+        order.cancel(STAFF, None, NOW)
+        detail = order_detail(order, None, [])
+        assert [
+            (i.status, i.pending_quantity, i.pending_unit_price_cny) for i in detail.info.items
+        ] == [(ItemStatus.CANCELLED, None, None)]
+
+    def test_ordered_items_stay_ordered_when_an_approved_cancellation_cancels_the_order(
+        self,
+    ) -> None:
+        order = order_in(S.CANCELLED)  # purchased, cancellation requested, approved
+        assert [i.status for i in order.items] == [ItemStatus.ORDERED]
 
 
 class TestServices:
@@ -410,6 +567,50 @@ class TestAddressAndShipping:
             order.record_package(package, NOW)
         with pytest.raises(InvalidState):
             order_in(S.PURCHASED).record_package(package, NOW)
+
+    def test_the_customer_confirms_receipt(self) -> None:
+        order = order_in(S.DELIVERED)
+        version = order.version
+        order.confirm_received(CUSTOMER, NOW + timedelta(days=1))
+        assert order.status is S.COMPLETED
+        assert order.version == version + 1
+        last = order.history[-1]
+        assert (last.from_status, last.to_status, last.actor) == (
+            S.DELIVERED,
+            S.COMPLETED,
+            CUSTOMER,
+        )
+        [completed] = [e for e in order.events if isinstance(e, o.OrderCompleted)]
+        assert completed.automatic is False
+        assert event_types(order) == [
+            "orders.order.status-changed.v1",
+            "orders.order.completed.v1",
+        ]
+        # completed: neither a second confirmation nor the scheduler changes it again
+        with pytest.raises(InvalidState):
+            order.confirm_received(CUSTOMER, NOW + timedelta(days=2))
+        assert not order.complete_if_due(NOW + timedelta(days=30), timedelta(days=7))
+
+    def test_another_customer_cannot_confirm_receipt(self) -> None:
+        order = order_in(S.DELIVERED)
+        with pytest.raises(Forbidden):
+            order.confirm_received(OTHER_CUSTOMER, NOW)
+        assert order.status is S.DELIVERED
+        assert order.events == []
+
+    @pytest.mark.parametrize("days", [1, 7, 10])
+    def test_auto_completion_at_exactly_the_waiting_period(self, days: int) -> None:
+        wait = timedelta(days=days)
+        order = order_in(S.DELIVERED)
+        assert order.delivered_at == NOW
+        assert not order.complete_if_due(NOW + wait - timedelta(microseconds=1), wait)
+        assert order.status is S.DELIVERED
+        assert order.events == []
+        assert order.complete_if_due(NOW + wait, wait)
+        assert order.status is S.COMPLETED
+        assert order.history[-1].actor.role.value == "system"
+        [completed] = [e for e in order.events if isinstance(e, o.OrderCompleted)]
+        assert completed.automatic is True
 
     def test_delivered_orders_complete_by_confirmation_or_after_the_wait(self) -> None:
         order = order_in(S.DELIVERED)
