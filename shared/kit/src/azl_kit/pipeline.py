@@ -330,7 +330,12 @@ class MessagePipeline:
                     )
                 )
                 await self._publisher.publish(
-                    outgoing.reply(repeat, reply_to=envelope.reply_to, flow=envelope.flow())
+                    outgoing.reply(
+                        repeat,
+                        namespace=self._namespace,
+                        reply_to=envelope.reply_to,
+                        flow=envelope.flow(),
+                    )
                 )
         return "duplicate"
 
@@ -346,13 +351,16 @@ class MessagePipeline:
             result=None if result is None else result.model_dump(mode="json"),
         )
 
-    @staticmethod
     def _reply_to(
-        envelope: Envelope, outcome: CommandOutcome | None, flow: FlowContext
+        self, envelope: Envelope, outcome: CommandOutcome | None, flow: FlowContext
     ) -> list[outgoing.OutgoingMessage]:
         if outcome is None or not envelope.reply_to:
             return []
-        return [outgoing.reply(outcome, reply_to=envelope.reply_to, flow=flow)]
+        return [
+            outgoing.reply(
+                outcome, namespace=self._namespace, reply_to=envelope.reply_to, flow=flow
+            )
+        ]
 
     # --- queries ----------------------------------------------------------------------
 
@@ -367,7 +375,12 @@ class MessagePipeline:
             outcome = "refused"
         if envelope.reply_to:
             await self._publisher.publish(
-                outgoing.reply(reply, reply_to=envelope.reply_to, flow=envelope.flow())
+                outgoing.reply(
+                    reply,
+                    namespace=self._namespace,
+                    reply_to=envelope.reply_to,
+                    flow=envelope.flow(),
+                )
             )
         return outcome
 
@@ -394,6 +407,7 @@ class MessagePipeline:
             await self._publisher.publish(
                 outgoing.reply(
                     self._query_failed(envelope, Rejection.of(poison)),
+                    namespace=self._namespace,
                     reply_to=envelope.reply_to,
                     flow=envelope.flow(),
                 )
