@@ -17,7 +17,12 @@ from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import ChannelNotFoundEntity
 
 from azl_contracts import Command, Event, Message
-from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, exchange_for
+from azl_contracts.topology import (
+    COMMANDS_EXCHANGE,
+    EVENTS_EXCHANGE,
+    REPLIES_EXCHANGE,
+    exchange_for,
+)
 
 from .infra import Infra
 
@@ -75,7 +80,12 @@ class Bus:
         recorder = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         await recorder.bind(self._events, routing_key="#")
         await recorder.consume(self._record, no_ack=True)
+        replies = await self._channel.declare_exchange(
+            self.infra.name(REPLIES_EXCHANGE), aio_pika.ExchangeType.DIRECT, durable=True
+        )
         self._reply_queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        # the one step an RPC caller adds: services reply through {ns}.replies
+        await self._reply_queue.bind(replies, routing_key=self._reply_queue.name)
         await self._reply_queue.consume(self._on_reply, no_ack=True)
         return self
 

@@ -32,6 +32,7 @@ from azl_contracts.topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
+    REPLIES_EXCHANGE,
     SERVICES,
     all_queues,
 )
@@ -171,7 +172,8 @@ def created_queue_names(infra: Infra) -> list[str]:
 
 
 def created_exchange_names(infra: Infra) -> list[str]:
-    return [infra.name(e) for e in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE)]
+    names = (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE, REPLIES_EXCHANGE)
+    return [infra.name(e) for e in names]
 
 
 async def remove_everything(infra: Infra) -> None:

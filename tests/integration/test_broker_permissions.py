@@ -1,6 +1,8 @@
 """The broker definitions give each service exactly what it needs: loaded into the real
 broker, every service runs the walking skeleton under its own user, and none can publish
-another service's events, send commands, or touch another service's queues."""
+another service's events, send commands, touch another service's queues, put a message
+into one through the default exchange, or forge another service's dead letters; RPC
+replies still reach a caller that bound its reply queue to ``{ns}.replies``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from typing import Any
 from uuid import uuid4
 
 import aio_pika
@@ -23,6 +26,7 @@ from azl_testing.processes import ServiceProcess
 
 from azl_cli import definitions
 from azl_contracts import Message
+from azl_contracts import fees as f
 
 SERVICES = ("orders", "fees", "notifications", "complaints")
 
@@ -103,14 +107,19 @@ async def observer(fresh_infra: Infra, broker_users: dict[str, str]) -> AsyncIte
         await bus.close()
 
 
-async def _publish_as(url: str, exchange: str, routing_key: str, body: bytes = b"{}") -> None:
+async def _publish_as(url: str, exchange: str, routing_key: str, body: bytes = b"{}") -> str:
+    """Publish (``""``: the default exchange); returns the message id."""
     connection = await aio_pika.connect(url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        target = await channel.get_exchange(exchange, ensure=False)
-        await target.publish(
-            aio_pika.Message(body, message_id=secrets.token_hex(8)), routing_key=routing_key
+        target = (
+            channel.default_exchange
+            if exchange == ""
+            else await channel.get_exchange(exchange, ensure=False)
         )
+        message_id = secrets.token_hex(8)
+        await target.publish(aio_pika.Message(body, message_id=message_id), routing_key=routing_key)
+        return message_id
 
 
 async def _refused(coroutine: object) -> bool:
@@ -198,3 +207,86 @@ async def _declare_as(url: str, queue: str) -> None:
     async with connection:
         channel = await connection.channel()
         await channel.declare_queue(queue, durable=True)
+
+
+async def test_no_service_reaches_another_services_queues_behind_the_topic_permissions(
+    fresh_infra: Infra, broker_users: dict[str, str], services: None, observer: Bus
+) -> None:
+    """The default exchange reaches every queue by name and topic permissions do not apply
+    there; the dead-letter exchange reaches every DLQ. Neither is open to a service."""
+    orders = url_as(fresh_infra, "orders", broker_users)
+    fees = url_as(fresh_infra, "fees", broker_users)
+    client = url_as(fresh_infra, "client", broker_users)
+    dlx, replies = fresh_infra.name("dlx"), fresh_infra.name("replies")
+    forged_deposit = builders.deposit(uuid4(), 70_000).model_dump_json().encode()
+
+    # a forged payments event straight into the orders service's queue
+    assert await _refused(
+        _publish_as(fees, "", fresh_infra.name("orders.payment-events"), forged_deposit)
+    )
+    assert await _refused(
+        _publish_as(client, "", fresh_infra.name("orders.payment-events"), forged_deposit)
+    )
+    # another service's dead letters, forged or read
+    assert await _refused(_publish_as(fees, dlx, fresh_infra.name("orders.commands")))
+    assert await _refused(_publish_as(orders, dlx, fresh_infra.name("fees.payment-events")))
+    assert await _refused(
+        _bind_as(
+            fees, fresh_infra.name("fees.commands.dlq"), dlx, fresh_infra.name("orders.commands")
+        )
+    )
+    # a forged reply, by anyone but a service
+    assert await _refused(_publish_as(client, replies, "amq.gen-someone-else"))
+
+    # its own queue's dead letter a service may send, and it lands in that queue's DLQ
+    own = await _publish_as(fees, dlx, fresh_infra.name("fees.commands"))
+    landed = await observer.drain_queue("fees.commands.dlq", wait=10, expect=1)
+    assert [m.message_id for m in landed] == [own]
+
+
+async def test_rpc_replies_reach_a_caller_that_bound_its_reply_queue(
+    fresh_infra: Infra, broker_users: dict[str, str], services: None
+) -> None:
+    """What a client adds to be answered: one bind of its reply queue to {ns}.replies."""
+    connection = await aio_pika.connect(url_as(fresh_infra, "client", broker_users))
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        reply_queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await reply_queue.bind(fresh_infra.name("replies"), routing_key=reply_queue.name)
+        commands = await channel.get_exchange(fresh_infra.name("commands"), ensure=False)
+        request = f.QuoteRequest.model_validate(
+            {"items": [{"quantity": 2, "unit_price_cny": "8.50"}], "exchange_rate": "3500"}
+        )
+        request_id = str(uuid4())
+        await commands.publish(
+            aio_pika.Message(
+                request.model_dump_json().encode(),
+                message_id=request_id,
+                correlation_id=request_id,
+                type=request.message_type(),
+                content_type="application/json",
+                reply_to=reply_queue.name,
+            ),
+            routing_key=request.routing_key(),
+        )
+        reply = await _next_message(reply_queue, timeout=15)
+        assert reply.correlation_id == request_id
+        assert json.loads(reply.body)["goods_total_vnd"] == "59500"  # 2 × 8.50 × 3,500
+
+
+async def _next_message(queue: aio_pika.abc.AbstractQueue, *, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is not None:
+            return message
+        await asyncio.sleep(0.05)
+    raise TimeoutError("no reply")
+
+
+async def _bind_as(url: str, queue: str, exchange: str, routing_key: str) -> None:
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        target = await channel.get_queue(queue, ensure=False)
+        await target.bind(exchange, routing_key=routing_key)

@@ -581,3 +581,23 @@ async def test_an_invalid_quote_gets_an_error_reply(bus: Bus) -> None:
     assert refused["reason_code"] == "validation_error"
     assert "mandatory" in refused["message"]
     assert refused["details"] == {"services": ["international_shipping"]}
+
+
+async def test_a_quote_too_large_for_the_money_fields_gets_a_limit_reply(bus: Bus) -> None:
+    """Every field within its own limits, the amounts together over 18 digits of dong: a
+    clear refusal at once, not a crash on the reply's money fields."""
+    huge = f.QuoteRequest.model_validate(
+        {
+            "items": [{"quantity": 100_000, "unit_price_cny": "9999999999.99"}],
+            "services": ["insurance"],
+            "exchange_rate": "99999999.9999",
+        }
+    )
+    refused = await bus.request(huge, timeout=10)
+    assert refused["status"] == "error"
+    assert refused["reason_code"] == "limit_exceeded"
+    assert refused["details"]["limit_vnd"] == "999999999999999999"
+    assert Decimal(refused["details"]["amounts_vnd"]["goods_total_vnd"]) > 10**18
+
+    dead = await bus.drain_queue("fees.commands.dlq", wait=1.0, expect=0)
+    assert not [m for m in dead if m.message_id == refused["query_id"]]  # refused, not poison

@@ -4,18 +4,23 @@ fixed are processed once; replaying the same message again changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 from azl_testing import builders
 from azl_testing.bus import Bus
 
+from azl_cli import dlq
+
 from .faults import FaultPlatform, distinct, wait_until
 from .report import Tally, report
 
 N = 20
+BROWSINGS = 21
 
 
 def azl(bus: Bus, *args: str, answer: str | None = None) -> str:
@@ -46,16 +51,19 @@ async def test_dead_letters_replayed_after_the_cause_is_fixed(
     deposits = [builders.deposit(p.order_id or uuid4(), Decimal(70_000)) for p in placements]
     deposit_ids = [await bus.emit(d) for d in deposits]
 
-    listing = ""
+    origin = bus.infra.name("orders.payment-events")
+    listed: list[dict[str, Any]] = []
     for _ in range(60):
-        listing = await asyncio.to_thread(
-            azl, bus, "dlq", "list", "--queue", "orders.payment-events"
-        )
-        if f"{N} dead-lettered" in listing:
+        listed = await listing(bus, "--queue", "orders.payment-events")
+        if len(listed) >= N:
             break
         await asyncio.sleep(0.25)
-    assert "not_applicable" in listing
-    assert "does not exist" in listing
+    assert sorted(letter["message_id"] for letter in listed) == sorted(deposit_ids)
+    assert {letter["code"] for letter in listed} == {"not_applicable"}
+    assert all("does not exist" in letter["reason"] for letter in listed)
+    assert {letter["origin_queue"] for letter in listed} == {origin}
+    text = await asyncio.to_thread(azl, bus, "dlq", "list", "--queue", "orders.payment-events")
+    assert f"from {origin}" in text
 
     for placement in placements:  # the cause is fixed: the orders now exist
         assert (await bus.request(placement))["status"] == "accepted"
@@ -93,12 +101,107 @@ async def test_dead_letters_replayed_after_the_cause_is_fixed(
         outcomes=len(deposited),
         lost=N - len(deposited),
         duplicated=len(recorded) - N,
-        dlq=N,
+        dlq=len(listed),
     )
     report("dlq-replay", tally, "replayed_again=1 changed_nothing")
     assert len(deposited) == N
     assert len(recorded) == N
     assert "no dead-lettered messages" in remaining
+
+
+async def listing(bus: Bus, *args: str) -> list[dict[str, Any]]:
+    """``azl dlq list --json``: one dead letter per line."""
+    out = await asyncio.to_thread(azl, bus, "dlq", "list", "--json", *args)
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+async def test_crash_loop_dead_letters_replayed_are_processed_once(
+    platform: FaultPlatform, bus: Bus
+) -> None:
+    """A dead letter carries no delivery count back: one the pipeline dead-lettered for
+    being redelivered too often, and one the broker dead-lettered at its delivery limit
+    (with x-death and its x-delivery-count), are each processed once when replayed."""
+    platform.start("orders")
+    customer = builders.customer()
+    placements = [
+        builders.place_order(customer, items=[builders.item("100.00")], rate="1000")
+        for _ in range(2)
+    ]
+    for placement in placements:
+        assert (await bus.request(placement))["status"] == "accepted"
+    by_pipeline, by_broker = (
+        builders.deposit(p.order_id or uuid4(), Decimal(70_000)) for p in placements
+    )
+    origin = bus.infra.name("orders.payment-events")
+
+    # as the broker hands it over after ten failed deliveries (AZL_REDELIVERY_LIMIT)
+    pipeline_id = await bus.publish_raw(
+        by_pipeline.model_dump_json().encode(),
+        routing_key=by_pipeline.routing_key(),
+        exchange="events",
+        message_type=by_pipeline.message_type(),
+        headers={"x-delivery-count": 10},
+    )
+    # as the broker dead-letters it itself at the queue's x-delivery-limit
+    broker_id = await bus.publish_raw(
+        by_broker.model_dump_json().encode(),
+        routing_key=f"{origin}.dlq",
+        exchange="",
+        message_type=by_broker.message_type(),
+        headers={
+            "x-delivery-count": 20,
+            "x-first-death-exchange": bus.infra.name("events"),
+            "x-first-death-queue": origin,
+            "x-first-death-reason": "delivery_limit",
+            "x-death": [
+                {
+                    "count": 1,
+                    "reason": "delivery_limit",
+                    "queue": origin,
+                    "exchange": bus.infra.name("events"),
+                    "routing-keys": [by_broker.routing_key()],
+                }
+            ],
+        },
+    )
+    listed: list[dict[str, Any]] = []
+    for _ in range(60):
+        listed = await listing(bus, "--queue", "orders.payment-events")
+        if len(listed) >= 2:
+            break
+        await asyncio.sleep(0.25)
+    codes = {letter["message_id"]: letter["code"] for letter in listed}
+    assert codes == {pipeline_id: "redelivery_limit", broker_id: "broker:delivery_limit"}
+    assert {letter["origin_queue"] for letter in listed} == {origin}
+    # Browsing returns every letter to the DLQ, and the broker counts each return: after
+    # 21 listings the letters carry x-delivery-count 21 (4.x's default limit is 20; this
+    # service's redelivery limit 10). They are all still there, and replay drops the count.
+    for _ in range(BROWSINGS):
+        again = await dlq.list_dead_letters(bus.infra.amqp_url, bus.infra.namespace)
+        assert {letter.message_id for letter in again} == {pipeline_id, broker_id}
+
+    replayed = await asyncio.to_thread(
+        azl, bus, "dlq", "replay", "--all", "--queue", "orders.payment-events"
+    )
+    assert "2 message(s) replayed" in replayed
+    order_ids = {str(p.order_id) for p in placements}
+    await wait_until(lambda: len(_deposited(bus, order_ids)) == 2, 30)
+    await bus.settle(quiet=1.0)
+    deposited = _deposited(bus, order_ids)
+    remaining = await listing(bus)
+    report(
+        "dlq-replay-crash-loop",
+        Tally(
+            sent=2,
+            outcomes=len(set(deposited)),
+            lost=2 - len(set(deposited)),
+            duplicated=len(deposited) - len(set(deposited)),
+            dlq=len(remaining),
+        ),
+        "pipeline+broker dead letters replayed",
+    )
+    assert sorted(deposited) == sorted(order_ids)  # each once
+    assert remaining == []
 
 
 def _deposited(bus: Bus, order_ids: set[str]) -> list[str]:

@@ -19,7 +19,7 @@ from decimal import ROUND_CEILING, Decimal
 from azl_contracts import fees as contract
 from azl_contracts.common import ServiceCode, ServiceTiming
 from azl_contracts.money import PricedLine, goods_total_vnd, round_vnd
-from azl_kit.errors import ValidationFailed
+from azl_kit.errors import LimitExceeded, ValidationFailed
 
 from .catalog import Catalog, FeeRule
 
@@ -29,6 +29,9 @@ ZERO = Decimal(0)
 AT = ServiceTiming.AT_ORDER
 ON = ServiceTiming.ON_COMPLETION
 GOODS_DEPENDENT = (C.PURCHASE_FEE, C.TALLYING, C.FAST_ORDER, C.INSURANCE)
+
+MAX_VND = Decimal(10**18 - 1)
+"""The largest amount a money field of the contracts holds (``VND``: 18 digits)."""
 
 
 @dataclass(frozen=True)
@@ -232,35 +235,54 @@ def quote(request: contract.QuoteRequest, catalog: Catalog) -> contract.Quote:
             "mandatory fees are always charged and cannot be selected", services=mandatory
         )
     goods = GoodsToPrice.of(request.items, request.exchange_rate)
-    prices = [price_at_order(c, goods, catalog) for c in charged_codes(request.services, AT)]
+    within_money_fields({"goods_total_vnd": goods.total_vnd})  # the totals only grow from it
+    at_order = [price_at_order(c, goods, catalog) for c in charged_codes(request.services, AT)]
     on_completion = charged_codes(request.services, ON)
     packages = [
         PackageSize(p.weight_kg, p.length_cm, p.width_cm, p.height_cm, p.package_code)
         for p in request.packages
     ]
-    lines = [
-        contract.QuoteLine(fee_code=p.fee_code, amount_vnd=p.amount_vnd, basis=p.basis)
-        for p in prices
+    on_delivery = [price_on_completion(c, packages, catalog) for c in on_completion if packages]
+    fees_total = total(at_order + on_delivery)
+    deposit = required_deposit(goods.total_vnd, catalog)
+    within_money_fields(
+        {
+            **{f"lines.{p.fee_code.value}": p.amount_vnd for p in at_order + on_delivery},
+            "fees_total_vnd": fees_total,
+            "total_vnd": goods.total_vnd + fees_total,
+            "required_deposit_vnd": deposit,
+        }
+    )
+    lines = [_quote_line(p, on_completion=False) for p in at_order] + [
+        _quote_line(p, on_completion=True) for p in on_delivery
     ]
-    if packages:
-        for code in on_completion:
-            price = price_on_completion(code, packages, catalog)
-            prices.append(price)
-            lines.append(
-                contract.QuoteLine(
-                    fee_code=code,
-                    amount_vnd=price.amount_vnd,
-                    basis=price.basis,
-                    on_completion=True,
-                )
-            )
-    fees_total = total(prices)
     return contract.Quote(
         catalog_version=catalog.version,
         goods_total_vnd=goods.total_vnd,
         lines=lines,
         fees_total_vnd=fees_total,
         total_vnd=goods.total_vnd + fees_total,
-        required_deposit_vnd=required_deposit(goods.total_vnd, catalog),
+        required_deposit_vnd=deposit,
         priced_on_delivery=[] if packages else on_completion,
     )
+
+
+def _quote_line(price: Price, *, on_completion: bool) -> contract.QuoteLine:
+    return contract.QuoteLine(
+        fee_code=price.fee_code,
+        amount_vnd=price.amount_vnd,
+        basis=price.basis,
+        on_completion=on_completion,
+    )
+
+
+def within_money_fields(amounts: dict[str, Decimal]) -> None:
+    """Refuse, with the amounts that do not fit, what no money field could carry: each
+    item's quantity and price may be at their limits, but not all together."""
+    over = {name: amount for name, amount in amounts.items() if amount > MAX_VND}
+    if over:
+        raise LimitExceeded(
+            f"the quote comes to more than {number(MAX_VND)} VND, the most an amount can be",
+            limit_vnd=MAX_VND,
+            amounts_vnd=over,
+        )

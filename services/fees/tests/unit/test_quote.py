@@ -8,8 +8,8 @@ import pytest
 
 from azl_contracts import fees as contract
 from azl_contracts.common import ServiceCode
-from azl_kit.errors import ValidationFailed
-from fees.pricing import quote
+from azl_kit.errors import LimitExceeded, ValidationFailed
+from fees.pricing import MAX_VND, quote
 
 from .conftest import CATALOG
 
@@ -85,3 +85,39 @@ def test_amounts_are_decimal_strings_on_the_wire() -> None:
         "basis": "3 % of goods 689,500 VND (tier ≤ 2,000,000)",
         "on_completion": False,
     }
+
+
+# --- amounts no money field can carry ----------------------------------------------------
+
+LARGEST_ITEM = {"quantity": 100_000, "unit_price_cny": "9999999999.99"}  # each at its limit
+
+
+def test_a_quote_too_large_for_the_money_fields_is_refused_with_the_amounts() -> None:
+    too_large = request(items=[LARGEST_ITEM], exchange_rate="99999999.9999")
+    with pytest.raises(LimitExceeded) as refused:
+        quote(too_large, CATALOG)
+    assert refused.value.details["limit_vnd"] == MAX_VND
+    # 100,000 × 9,999,999,999.99 CNY × 99,999,999.9999 ≈ 10^23 VND: refused at the goods
+    assert set(refused.value.details["amounts_vnd"]) == {"goods_total_vnd"}
+    assert refused.value.details["amounts_vnd"]["goods_total_vnd"] > MAX_VND
+
+
+def test_goods_that_fit_but_whose_total_with_fees_does_not_are_refused() -> None:
+    # 100,000 × 3,000,000 CNY × 3,300,000 = 9.9 × 10^17 VND of goods: fits; the fees do not
+    near_the_limit = request(
+        items=[{"quantity": 100_000, "unit_price_cny": "3000000"}], exchange_rate="3300000"
+    )
+    with pytest.raises(LimitExceeded) as refused:
+        quote(near_the_limit, CATALOG)
+    over = refused.value.details["amounts_vnd"]
+    assert "goods_total_vnd" not in over
+    assert over["total_vnd"] > MAX_VND
+
+
+def test_the_limit_is_the_one_the_contract_holds() -> None:
+    """MAX_VND is the largest amount a Quote carries; one dong more it rejects."""
+    largest = {"lines": [], "catalog_version": "v", "required_deposit_vnd": 0}
+    amounts = {"goods_total_vnd": MAX_VND, "fees_total_vnd": 0, "total_vnd": MAX_VND}
+    assert contract.Quote.model_validate({**largest, **amounts}).total_vnd == MAX_VND
+    with pytest.raises(ValueError, match="18 digits"):
+        contract.Quote.model_validate({**largest, **amounts, "total_vnd": MAX_VND + 1})

@@ -19,6 +19,7 @@ from .topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
+    REPLIES_EXCHANGE,
     SERVICES,
     all_queues,
     consumers_of,
@@ -142,13 +143,16 @@ def asyncapi_document() -> dict[str, Any]:
                 "key `<service>.<command>`; events to `{ns}.events` with "
                 "`<service>.<aggregate>.<event>`. Every command has one outcome: its events or "
                 "`<service>.command.rejected`; with `reply_to` the same outcome is the RPC reply "
-                "(`command.outcome.v1`)."
+                "(`command.outcome.v1`), published to the direct exchange `{ns}.replies` with the "
+                "`reply_to` queue's name as routing key: a caller binds its reply queue there "
+                "under its own name."
             ),
             "x-services": list(SERVICES),
             "x-exchanges": {
                 "{ns}." + COMMANDS_EXCHANGE: "topic",
                 "{ns}." + EVENTS_EXCHANGE: "topic",
-                "{ns}." + DEAD_LETTER_EXCHANGE: "direct",
+                "{ns}." + DEAD_LETTER_EXCHANGE: "topic",
+                "{ns}." + REPLIES_EXCHANGE: "direct",
             },
             "x-queues": queues,
             "x-reason-codes": {code.value: text for code, text in REASON_DESCRIPTIONS.items()},

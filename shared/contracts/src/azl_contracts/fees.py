@@ -24,7 +24,10 @@ class QuoteItem(_Strict):
 
 
 class QuoteRequest(Query):
-    """``fees.quote``: price a prospective order before it is placed."""
+    """``fees.quote``: price a prospective order before it is placed.
+
+    Each field has its own limits; a request within them whose amounts together would not
+    fit an 18-digit money field is refused with ``limit_exceeded``, naming those amounts."""
 
     NAME: ClassVar[str] = "fees.quote"
 

@@ -71,6 +71,12 @@ class CommandOutcome(Reply):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+INTERNAL_ERROR: Literal["internal_error"] = "internal_error"
+"""Only a query's reply says this: the service failed unexpectedly, even after retrying,
+and dead-lettered the query for an operator. (A command in that case is dead-lettered; it
+is never rejected for it, so it is not a command reason code.)"""
+
+
 class QueryFailed(Reply):
     """The RPC reply to a query that could not be answered."""
 
@@ -79,6 +85,9 @@ class QueryFailed(Reply):
     status: Literal["error"] = "error"
     query_id: str | None = None
     query_type: str
-    reason_code: ReasonCode
+    reason_code: ReasonCode | Literal["internal_error"] = Field(
+        description="Why: a command reason code, or `internal_error` when the service failed "
+        "unexpectedly and dead-lettered the query (asking again later may succeed)."
+    )
     message: str
     details: dict[str, Any] = Field(default_factory=dict)

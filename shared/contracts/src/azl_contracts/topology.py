@@ -14,7 +14,30 @@ from .base import Command, Message, Query, registry
 COMMANDS_EXCHANGE = "commands"
 EVENTS_EXCHANGE = "events"
 DEAD_LETTER_EXCHANGE = "dlx"
+"""Topic: each DLQ is bound with exactly its queue's name, so topic permissions can let a
+service dead-letter only its own queues' messages."""
+REPLIES_EXCHANGE = "replies"
+"""Direct: RPC replies. A caller binds its exclusive reply queue here with the queue's own
+name as the routing key and sends that name as ``reply_to``; services publish replies here
+and have no write on the default exchange (which would reach every queue)."""
 DEAD_LETTER_SUFFIX = ".dlq"
+
+# Headers the broker adds to count a message's deliveries and record its dead-letterings.
+# They describe its life in one queue: a message moved to a DLQ, or replayed from one,
+# starts counting afresh, otherwise a replayed crash-loop letter would look poison again.
+BROKER_DELIVERY_HEADERS = frozenset(
+    {
+        "x-delivery-count",
+        "x-acquired-count",
+        "x-death",
+        "x-first-death-exchange",
+        "x-first-death-queue",
+        "x-first-death-reason",
+        "x-last-death-exchange",
+        "x-last-death-queue",
+        "x-last-death-reason",
+    }
+)
 
 SERVICES = ("orders", "fees", "notifications", "complaints")
 

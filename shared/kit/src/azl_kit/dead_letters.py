@@ -4,6 +4,10 @@ The broker's own dead-lettering (``x-delivery-limit``) adds ``x-death`` but cann
 For the failures the pipeline recognises, it re-publishes the message unchanged to the
 dead-letter exchange with headers that say why, where from, and after how many attempts,
 then acks the original — after the broker confirmed the copy, so nothing is lost.
+
+The broker's counting headers (``x-delivery-count``, ``x-acquired-count``, ``x-death``…)
+are not copied: they count deliveries from the original queue, and a letter replayed with
+them would be taken for a crash loop again and go straight back to the DLQ.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from azl_contracts.topology import BROKER_DELIVERY_HEADERS
 
 from .envelope import Envelope
 from .publisher import Publisher
@@ -53,8 +59,9 @@ class DeadLetters:
         attempts: int = 1,
         error: str | None = None,
     ) -> None:
+        kept = {k: v for k, v in envelope.headers.items() if k not in BROKER_DELIVERY_HEADERS}
         headers: dict[str, Any] = {
-            **envelope.headers,
+            **kept,
             CODE_HEADER: code.value,
             REASON_HEADER: reason[:2000],
             ORIGINAL_QUEUE_HEADER: envelope.queue,

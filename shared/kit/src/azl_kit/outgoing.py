@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from azl_contracts import Event, Message, Reply
-from azl_contracts.topology import exchange_for
+from azl_contracts.topology import REPLIES_EXCHANGE, exchange_for
 
 from .flow import FlowContext
 
@@ -48,10 +48,11 @@ def routed(message: Event | Message, *, namespace: str, flow: FlowContext) -> Ou
     )
 
 
-def reply(message: Reply, *, reply_to: str, flow: FlowContext) -> OutgoingMessage:
-    """An RPC reply: the default exchange routes it to the caller's ``reply_to`` queue."""
+def reply(message: Reply, *, namespace: str, reply_to: str, flow: FlowContext) -> OutgoingMessage:
+    """An RPC reply: ``{ns}.replies`` routes it to the caller's ``reply_to`` queue, which the
+    caller bound there under its own name."""
     return OutgoingMessage(
-        exchange="",
+        exchange=f"{namespace}.{REPLIES_EXCHANGE}",
         routing_key=reply_to,
         message_type=message.message_type(),
         body=encode(message),

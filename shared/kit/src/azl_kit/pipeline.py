@@ -5,7 +5,9 @@ For each delivery:
 1. Poison checks — size, crash-loop redeliveries, type, JSON, schema. A poison message is
    dead-lettered with a readable reason; a command whose id can be read also gets its one
    outcome, ``<service>.command.rejected`` (``validation_error``/``unknown_command``).
-2. Queries are answered directly (they change nothing).
+2. Queries are answered directly (they change nothing). A query that fails other than by a
+   domain error is retried by the same policy; when that is exhausted the caller gets a
+   ``query.failed`` reply (``internal_error``) and the query is dead-lettered with the error.
 3. Commands and events run in one transaction: the handler, then the inbox row and the
    outbox rows in one statement (none if the inbox already had it). A domain error rolls
    the transaction back; for a command the rejection is then recorded in a transaction of
@@ -16,7 +18,9 @@ For each delivery:
    dead-lettered. Nothing relies on requeueing, so poison handling does not depend on the
    broker counting nacks.
 5. The delivery is acked only once its outcome is durable; if even dead-lettering fails
-   (broker gone), it is nacked back to the queue.
+   (broker gone), it is rejected back to the queue — ``basic.reject``, which RabbitMQ 4.3
+   counts toward a quorum queue's delivery limit (``basic.nack`` no longer does), so a
+   message that can never be settled is still dead-lettered in the end.
 """
 
 from __future__ import annotations
@@ -33,7 +37,13 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from azl_contracts import Command, Message, MessageKind, ReasonCode, Reply
-from azl_contracts.outcomes import REJECTED_EVENTS, CommandOutcome, EventRef, QueryFailed
+from azl_contracts.outcomes import (
+    INTERNAL_ERROR,
+    REJECTED_EVENTS,
+    CommandOutcome,
+    EventRef,
+    QueryFailed,
+)
 from azl_contracts.topology import QueueSpec
 
 from . import inbox, outgoing
@@ -175,13 +185,7 @@ class MessagePipeline:
             )
             return "dead_lettered"
         except RetriesExhausted as exhausted:
-            await self._dead_letter(
-                envelope,
-                DeadLetterCode.RETRIES_EXHAUSTED,
-                f"retry policy exhausted after {exhausted.attempts} attempts",
-                attempts=exhausted.attempts,
-                error=repr(exhausted.error),
-            )
+            await self._dead_letter_exhausted(envelope, exhausted)
             return "dead_lettered"
 
     # --- decoding ---------------------------------------------------------------------
@@ -192,6 +196,9 @@ class MessagePipeline:
                 DeadLetterCode.BODY_TOO_LARGE,
                 f"body of {len(envelope.body)} bytes exceeds the limit of {self._max_bytes}",
             )
+        # x-delivery-count, not 4.3's x-acquired-count: the latter also counts returns that
+        # say nothing about the message (a consumer handing back prefetched messages as it
+        # stops gracefully, nack with requeue), so clean restarts alone would make it poison.
         if envelope.delivery_count >= self._redelivery_limit:
             raise Poison(
                 DeadLetterCode.REDELIVERY_LIMIT,
@@ -330,7 +337,12 @@ class MessagePipeline:
                     )
                 )
                 await self._publisher.publish(
-                    outgoing.reply(repeat, reply_to=envelope.reply_to, flow=envelope.flow())
+                    outgoing.reply(
+                        repeat,
+                        namespace=self._namespace,
+                        reply_to=envelope.reply_to,
+                        flow=envelope.flow(),
+                    )
                 )
         return "duplicate"
 
@@ -346,30 +358,45 @@ class MessagePipeline:
             result=None if result is None else result.model_dump(mode="json"),
         )
 
-    @staticmethod
     def _reply_to(
-        envelope: Envelope, outcome: CommandOutcome | None, flow: FlowContext
+        self, envelope: Envelope, outcome: CommandOutcome | None, flow: FlowContext
     ) -> list[outgoing.OutgoingMessage]:
         if outcome is None or not envelope.reply_to:
             return []
-        return [outgoing.reply(outcome, reply_to=envelope.reply_to, flow=flow)]
+        return [
+            outgoing.reply(
+                outcome, namespace=self._namespace, reply_to=envelope.reply_to, flow=flow
+            )
+        ]
 
     # --- queries ----------------------------------------------------------------------
 
     async def _answer(self, envelope: Envelope, route: Route, message: Message) -> str:
+        reply: Reply
         try:
-            answer = await route.handler(message)
-            assert answer is not None, f"{route.message.message_type()} handler gave no reply"
-            reply: Reply = answer
-            outcome = "answered"
+            reply = await self._retrying(lambda: _ask(route, message))
         except DomainError as error:
-            reply = self._query_failed(envelope, Rejection.of(error))
-            outcome = "refused"
+            await self._reply(envelope, self._query_failed(envelope, Rejection.of(error)))
+            return "refused"
+        except RetriesExhausted as exhausted:
+            # The caller hears first: if dead-lettering then fails, the query comes back and
+            # is answered twice (the caller takes one), instead of dead-lettered twice.
+            await self._reply(envelope, self._query_internal_error(envelope, exhausted))
+            await self._dead_letter_exhausted(envelope, exhausted)
+            return "dead_lettered"
+        await self._reply(envelope, reply)
+        return "answered"
+
+    async def _reply(self, envelope: Envelope, reply: Reply) -> None:
         if envelope.reply_to:
             await self._publisher.publish(
-                outgoing.reply(reply, reply_to=envelope.reply_to, flow=envelope.flow())
+                outgoing.reply(
+                    reply,
+                    namespace=self._namespace,
+                    reply_to=envelope.reply_to,
+                    flow=envelope.flow(),
+                )
             )
-        return outcome
 
     @staticmethod
     def _query_failed(envelope: Envelope, rejection: Rejection) -> QueryFailed:
@@ -381,26 +408,71 @@ class MessagePipeline:
             details=rejection.details,
         )
 
+    @staticmethod
+    def _query_internal_error(envelope: Envelope, exhausted: RetriesExhausted) -> QueryFailed:
+        """What went wrong stays in the dead letter; the caller learns only that it did."""
+        return QueryFailed(
+            query_id=envelope.raw_message_id,
+            query_type=envelope.message_type or "",
+            reason_code=INTERNAL_ERROR,
+            message="the query failed unexpectedly and was dead-lettered for an operator; "
+            "asking again later may succeed",
+            details={"attempts": exhausted.attempts, "dead_letter_queue": envelope.queue + ".dlq"},
+        )
+
     # --- poison -----------------------------------------------------------------------
 
     async def _settle_poison(self, envelope: Envelope, poison: Poison) -> str:
-        """Dead-letter it; a command whose id can be read also gets its rejection."""
+        """Dead-letter it; a command whose id can be read also gets its rejection.
+
+        When the database stays away beyond the retry policy the message is dead-lettered
+        all the same (saying its rejection is owed) rather than returned to the queue to
+        loop: replayed once the database is back, it gets its rejection then."""
         owes_outcome = self._is_command_queue and envelope.message_id is not None
         is_query = self._is_query_type(envelope.message_type)
-        if owes_outcome and not is_query and await self._retrying(lambda: self._seen(envelope)):
-            return "duplicate"
+        if owes_outcome and not is_query:
+            try:
+                if await self._retrying(lambda: self._seen(envelope)):
+                    return "duplicate"
+            except RetriesExhausted as exhausted:
+                await self._dead_letter_unrejected(envelope, poison, exhausted)
+                return "dead_lettered"
         await self._dead_letter(envelope, poison.code, poison.reason, details=poison.details)
-        if is_query and envelope.reply_to:
-            await self._publisher.publish(
-                outgoing.reply(
-                    self._query_failed(envelope, Rejection.of(poison)),
-                    reply_to=envelope.reply_to,
-                    flow=envelope.flow(),
-                )
-            )
+        if is_query:
+            await self._reply(envelope, self._query_failed(envelope, Rejection.of(poison)))
         elif owes_outcome:
-            await self._retrying(lambda: self._record_rejection(envelope, Rejection.of(poison)))
+            try:
+                await self._retrying(lambda: self._record_rejection(envelope, Rejection.of(poison)))
+            except RetriesExhausted as exhausted:
+                # the dead letter is out already; a second one would be a duplicate
+                log.error(
+                    "poison command dead-lettered but its rejection could not be recorded",
+                    error=repr(exhausted.error)[:500],
+                    attempts=exhausted.attempts,
+                )
         return "dead_lettered"
+
+    async def _dead_letter_unrejected(
+        self, envelope: Envelope, poison: Poison, exhausted: RetriesExhausted
+    ) -> None:
+        await self._dead_letter(
+            envelope,
+            poison.code,
+            f"{poison.reason}; its rejection is not recorded yet (the inbox could not be "
+            f"read after {exhausted.attempts} attempts): replay it to record it",
+            attempts=exhausted.attempts,
+            error=repr(exhausted.error),
+            details=poison.details,
+        )
+
+    async def _dead_letter_exhausted(self, envelope: Envelope, exhausted: RetriesExhausted) -> None:
+        await self._dead_letter(
+            envelope,
+            DeadLetterCode.RETRIES_EXHAUSTED,
+            f"retry policy exhausted after {exhausted.attempts} attempts",
+            attempts=exhausted.attempts,
+            error=repr(exhausted.error),
+        )
 
     def _is_query_type(self, message_type: str | None) -> bool:
         route = self._handlers.route(message_type or "")
@@ -437,8 +509,8 @@ class MessagePipeline:
             tries += 1
             try:
                 return await attempt()
-            except (EventNotApplicable, Poison):
-                raise
+            except (EventNotApplicable, Poison, DomainError):
+                raise  # none of these clears up by trying again
             except Exception as error:
                 kind = self._retry.classify(error)
                 if tries >= self._retry.limit(kind):
@@ -482,8 +554,18 @@ async def _ack(message: RabbitMessage) -> None:
         log.warning("ack failed; the message will be redelivered", error=repr(error))
 
 
+async def _ask(route: Route, message: Message) -> Reply:
+    answer = await route.handler(message)
+    if answer is None:
+        raise TypeError(f"the {route.message.message_type()} handler gave no reply")
+    return answer
+
+
 async def _nack(message: RabbitMessage) -> None:
+    """Back to the queue, counted: RabbitMQ 4.3 counts ``basic.reject`` toward a quorum
+    queue's ``x-delivery-limit`` but no longer ``basic.nack``, so a nack could return a
+    message that can never be settled forever; 3.x counts both."""
     try:
-        await message.nack(requeue=True)
+        await message.reject(requeue=True)
     except Exception:
-        log.warning("nack failed; the broker returns the message when the channel closes")
+        log.warning("reject failed; the broker returns the message when the channel closes")

@@ -1,8 +1,11 @@
 """The broker objects of a service, with the namespace prefix, declared at start-up.
 
 Every consumer queue is a durable quorum queue whose dead-letter exchange is ``{ns}.dlx``
-and whose dead-letter routing key is its own name, so the broker's own dead-lettering
-(``x-delivery-limit``) and the pipeline's both land in ``<queue>.dlq``.
+(topic) and whose dead-letter routing key is its own name; its ``<queue>.dlq`` is bound
+there with exactly that name, so the broker's own dead-lettering (``x-delivery-limit``) and
+the pipeline's both land in it, and topic permissions can confine each service to its own
+queues' names. RPC replies go through ``{ns}.replies`` (direct), where each caller binds its
+reply queue under its own name.
 """
 
 from __future__ import annotations
@@ -24,8 +27,16 @@ from azl_contracts.topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
+    REPLIES_EXCHANGE,
     QueueSpec,
 )
+
+# A dead-letter queue is browsed by taking its messages unacknowledged and closing the
+# channel (``azl dlq list``); on RabbitMQ 4.x every such return counts toward the queue's
+# delivery limit, 20 by default, past which the broker drops the letter for good (a DLQ has
+# no dead-letter exchange of its own). A limit no browsing reaches keeps them; a number, not
+# 4.x's -1 (unlimited), because RabbitMQ 3.x accepts only a non-negative limit.
+DEAD_LETTER_QUEUE_DELIVERY_LIMIT = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -47,11 +58,15 @@ class Topology:
     @property
     def dead_letters(self) -> RabbitExchange:
         return RabbitExchange(
-            self.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.DIRECT, durable=True
+            self.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.TOPIC, durable=True
         )
 
+    @property
+    def replies(self) -> RabbitExchange:
+        return RabbitExchange(self.name(REPLIES_EXCHANGE), type=ExchangeType.DIRECT, durable=True)
+
     def exchanges(self) -> dict[str, RabbitExchange]:
-        return {e.name: e for e in (self.commands, self.events, self.dead_letters)}
+        return {e.name: e for e in (self.commands, self.events, self.dead_letters, self.replies)}
 
     def exchange(self, relative: str) -> RabbitExchange:
         return self.exchanges()[self.name(relative)]
@@ -67,19 +82,25 @@ class Topology:
         return RabbitQueue(self.name(spec.name), queue_type=QueueType.QUORUM, arguments=arguments)
 
     def dead_letter_queue(self, spec: QueueSpec) -> RabbitQueue:
+        arguments: QuorumQueueArgs = {"x-delivery-limit": DEAD_LETTER_QUEUE_DELIVERY_LIMIT}
         return RabbitQueue(
-            self.name(spec.dead_letter_queue), queue_type=QueueType.QUORUM, durable=True
+            self.name(spec.dead_letter_queue),
+            queue_type=QueueType.QUORUM,
+            durable=True,
+            arguments=arguments,
         )
 
     async def declare(
         self, broker: RabbitBroker, specs: tuple[QueueSpec, ...], channels: dict[str, Channel]
     ) -> dict[str, AbstractExchange]:
         """Declare exchanges, each queue (on its consumer's channel), its DLQ and bindings;
-        returns the exchanges to publish to by name ("" is the default exchange)."""
+        returns the exchanges to publish to by name."""
         exchanges: dict[str, AbstractExchange] = {
             e.name: await broker.declare_exchange(e) for e in self.exchanges().values()
         }
-        exchanges[""] = await broker.declare_exchange(RabbitExchange())
+        # Replies stored in the outbox before they went through {ns}.replies name the default
+        # exchange; same routing key (the reply queue), and services may not write there.
+        exchanges[""] = exchanges[self.name(REPLIES_EXCHANGE)]
         dlx = exchanges[self.name(DEAD_LETTER_EXCHANGE)]
         for spec in specs:
             declarer = broker.config.declarer

@@ -2,10 +2,14 @@
 
 Generated from the topology in the contracts, never written by hand. Each service may
 declare only the exchanges and its own queues, consume only its own queues, bind only the
-routing keys its queues bind, and publish only its own events (topic permissions on the
-events exchange) plus replies and dead letters. The payments system may publish only
-``payments.*`` events; a client (storefront, staff tools, CLI) may publish commands and use
-its own server-named reply queues; the administrator may do everything.
+routing keys its queues bind, publish only its own events (topic permissions on the events
+exchange), dead letters only of its own queues (topic permissions on the topic dead-letter
+exchange, whose DLQs are bound by exact queue name) and replies on ``{ns}.replies``. No
+service may write to the default exchange: it reaches every queue by name and topic
+permissions do not apply there, so it would let one service put forged messages into
+another's queues. The payments system may publish only ``payments.*`` events; a client
+(storefront, staff tools, CLI) may publish commands and use its own server-named reply
+queues, bound to ``{ns}.replies``; the administrator may do everything.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from azl_contracts.topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
+    REPLIES_EXCHANGE,
     SERVICES,
     queues_of,
 )
@@ -49,19 +54,26 @@ def _exchange(namespace: str, relative: str) -> str:
 
 def service_permissions(namespace: str, service: str) -> dict[str, str]:
     own_queues = re.escape(f"{namespace}.{service}.") + ".*"
-    exchanges = [
+    bound = [
         _exchange(namespace, e) for e in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE)
     ]
+    replies = _exchange(namespace, REPLIES_EXCHANGE)
     return {
-        "configure": _any_of(*exchanges, own_queues),
+        "configure": _any_of(*bound, replies, own_queues),  # declares them all at start-up
         "write": _any_of(
             _exchange(namespace, EVENTS_EXCHANGE),
             _exchange(namespace, DEAD_LETTER_EXCHANGE),
+            replies,
             own_queues,  # queue.bind needs write on the queue
-            "amq\\.default",  # RPC replies
         ),
-        "read": _any_of(*exchanges, own_queues),  # queue.bind needs read on the exchange
+        "read": _any_of(*bound, own_queues),  # queue.bind needs read on the exchange
     }
+
+
+def _own_queue_names(namespace: str, service: str) -> str:
+    """Exactly the service's queue names: the routing keys of its dead letters and the
+    binding keys of its DLQs on the dead-letter exchange."""
+    return _any_of(*(re.escape(f"{namespace}.{q.name}") for q in queues_of(service)))
 
 
 def service_topic_permissions(namespace: str, service: str) -> list[dict[str, str]]:
@@ -83,6 +95,11 @@ def service_topic_permissions(namespace: str, service: str) -> list[dict[str, st
             "exchange": f"{namespace}.{COMMANDS_EXCHANGE}",
             "write": NOTHING,
             "read": _any_of(*(re.escape(b) for b in bound[COMMANDS_EXCHANGE])),
+        },
+        {
+            "exchange": f"{namespace}.{DEAD_LETTER_EXCHANGE}",
+            "write": _own_queue_names(namespace, service),
+            "read": _own_queue_names(namespace, service),
         },
     ]
 
@@ -129,8 +146,9 @@ def _permissions(namespace: str, role: str) -> dict[str, str]:
         reply_queues = "amq\\.gen-.*"
         return {
             "configure": _any_of(reply_queues),
-            "write": _any_of(_exchange(namespace, COMMANDS_EXCHANGE)),
-            "read": _any_of(reply_queues),
+            # binding a reply queue to {ns}.replies: write on the queue, read on the exchange
+            "write": _any_of(_exchange(namespace, COMMANDS_EXCHANGE), reply_queues),
+            "read": _any_of(reply_queues, _exchange(namespace, REPLIES_EXCHANGE)),
         }
     return {"configure": ".*", "write": ".*", "read": ".*"}
 

@@ -60,6 +60,9 @@ class Demo:
             await watch.bind(self._events, routing_key="#")
             await watch.consume(self._on_event, no_ack=True)
             self._reply_queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            await self._reply_queue.bind(
+                f"{self.namespace}.replies", routing_key=self._reply_queue.name
+            )
             await self._reply_queue.consume(self._on_reply, no_ack=True)
             await self._lifecycle()
         return self.order_id

@@ -2,7 +2,9 @@
 purge. Works on any namespace; needs only the broker.
 
 Listing takes every message of a DLQ without acknowledging it and closes the channel, so
-the broker puts them all back. Replaying publishes the message unchanged (same message id,
+the broker puts them all back (each DLQ's delivery limit is set far above what browsing
+reaches: on RabbitMQ 4.x each of these returns counts, and the default limit of 20 would
+make the broker drop the letters). Replaying publishes the message unchanged (same message id,
 type, correlation id) to its original queue through the default exchange — only that
 queue's consumer sees it again, and its inbox makes a second replay change nothing — and
 acks the dead-lettered copy only after the broker confirmed the replayed one.
@@ -19,17 +21,8 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity
 
-from azl_contracts.topology import all_queues
+from azl_contracts.topology import BROKER_DELIVERY_HEADERS, all_queues
 
-DEAD_LETTER_HEADERS = (
-    "x-death",
-    "x-first-death-exchange",
-    "x-first-death-queue",
-    "x-first-death-reason",
-    "x-last-death-exchange",
-    "x-last-death-queue",
-    "x-last-death-reason",
-)
 REPLAYED_HEADER = "x-azl-replayed"
 
 
@@ -187,7 +180,9 @@ def _as_original(message: AbstractIncomingMessage) -> aio_pika.Message:
     headers = {
         key: value
         for key, value in (message.headers or {}).items()
-        if key not in DEAD_LETTER_HEADERS and not key.startswith("x-azl-")
+        # the broker's counts and death records stay behind: the replayed message starts
+        # afresh (an x-delivery-count over the limit would send it straight back here)
+        if key not in BROKER_DELIVERY_HEADERS and not key.startswith("x-azl-")
     }
     previous = (message.headers or {}).get(REPLAYED_HEADER, 0)
     headers[REPLAYED_HEADER] = (previous if isinstance(previous, int) else 0) + 1

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from azl_contracts import Message, MessageKind, registry
 from azl_contracts.base import UnknownMessageType
-from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
+from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLIES_EXCHANGE
 
 
 class InvalidMessage(ValueError):
@@ -59,6 +59,8 @@ async def send(
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         replies = await channel.declare_queue(exclusive=True, auto_delete=True)
+        # services reply through {ns}.replies, routed by the reply queue's own name
+        await replies.bind(f"{namespace}.{REPLIES_EXCHANGE}", routing_key=replies.name)
         exchange = await channel.get_exchange(f"{namespace}.{COMMANDS_EXCHANGE}", ensure=False)
         message_id = str(uuid4())
         await exchange.publish(
