@@ -133,6 +133,10 @@ async def test_a_4xx_answer_is_not_retried_and_the_failure_is_published(
         assert failure.json["last_error"] == "HTTP 410"
         assert failure.json["subscription_id"] == str(subscription)
         assert failure.json["order_id"] == str(order.order_id)
+        # reported in the flow of the event that caused the delivery
+        [deposited] = await bus.wait_for_order("orders.order.deposited", order.order_id)
+        assert failure.correlation_id == deposited.correlation_id
+        assert failure.causation_id == deposited.message_id
         await asyncio.sleep(1.0)
         assert len(hook.seen()) == 1
         assert len(failed_events(bus, delivery["delivery_id"])) == 1
