@@ -142,12 +142,13 @@ async def set_preferences(
     )
 
 
-async def subscribe(bus: Bus, url: str, secret: str, *patterns: str) -> UUID:
+async def subscribe(bus: Bus, url: str, secret: str, *patterns: str, system: str = "erp") -> UUID:
+    """A subscription made by the system ``system``."""
     reply = await accepted(
         bus,
         n.SubscribeWebhook.model_validate(
             {
-                "actor": {"id": "erp", "role": "system"},
+                "actor": {"id": system, "role": "system"},
                 "url": url,
                 "secret": secret,
                 "event_types": list(patterns),
@@ -157,10 +158,11 @@ async def subscribe(bus: Bus, url: str, secret: str, *patterns: str) -> UUID:
     return UUID(reply["result"]["subscription_id"])
 
 
-async def unsubscribe(bus: Bus, subscription_id: UUID) -> None:
+async def unsubscribe(bus: Bus, subscription_id: UUID, *, system: str = "erp") -> None:
+    """Ended by the system that made it (a system may end only its own)."""
     await accepted(
         bus,
         n.UnsubscribeWebhook.model_validate(
-            {"actor": {"id": "erp", "role": "system"}, "subscription_id": str(subscription_id)}
+            {"actor": {"id": system, "role": "system"}, "subscription_id": str(subscription_id)}
         ),
     )

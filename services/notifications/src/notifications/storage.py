@@ -365,16 +365,24 @@ class NotificationsUnitOfWork(UnitOfWork):
             )
         )
 
-    async def end_subscription(self, subscription_id: UUID) -> bool:
-        """Deactivate it and cancel what it has pending; False if it is not active."""
-        ended = await self.connection.execute(
-            update(subscriptions_table)
-            .where(
-                subscriptions_table.c.subscription_id == subscription_id,
-                subscriptions_table.c.active.is_(True),
+    async def end_subscription(
+        self, subscription_id: UUID, made_by: tuple[str, ActorRole] | None = None
+    ) -> bool:
+        """Deactivate it and cancel what it has pending; False if it is not active (or,
+        with ``made_by``, was made by someone else)."""
+        statement = update(subscriptions_table).where(
+            subscriptions_table.c.subscription_id == subscription_id,
+            subscriptions_table.c.active.is_(True),
+        )
+        if made_by is not None:
+            statement = statement.where(
+                subscriptions_table.c.created_by_id == made_by[0],
+                subscriptions_table.c.created_by_role == made_by[1].value,
             )
-            .values(active=False, unsubscribed_at=self.now())
-            .returning(subscriptions_table.c.subscription_id)
+        ended = await self.connection.execute(
+            statement.values(active=False, unsubscribed_at=self.now()).returning(
+                subscriptions_table.c.subscription_id
+            )
         )
         if ended.first() is None:
             return False
