@@ -327,12 +327,18 @@ async def test_a_restart_mid_delivery_and_a_redelivered_event_give_one_of_each(
             (2, "sent"),
         ]
         requests = hook.seen()
-        assert len(requests) == 2
+        assert len(requests) == 2  # the attempt cut off by the crash, and its repeat
         assert all(r.verified for r in requests)
         assert {r.delivery_id for r in requests} == {in_flight.delivery_id}
         assert requests[0].body == requests[1].body
         assert [r.headers["x-azl-attempt"] for r in requests] == ["1", "2"]
         assert [r.json["event_id"] for r in requests] == [deposited.message_id] * 2
+        # the receiver took it in once: the repeat carried the same delivery id and was dropped
+        [taken] = hook.delivered()
+        assert taken.headers["x-azl-attempt"] == "1"
+        [repeat] = hook.repeats()
+        assert repeat.delivery_id == taken.delivery_id
+        assert repeat.accepted  # answered 2xx, so the service stops sending it
 
         created = bus.seen(
             "notifications.notification.created",
