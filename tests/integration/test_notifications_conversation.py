@@ -86,6 +86,8 @@ async def test_the_conversation_lists_messages_and_notes_in_order(
         n.AddNote(actor=STAFF, order_id=oid, body="Gọi shop lúc 9h", visibility="private"),
         n.AddNote(actor=STAFF, order_id=oid, body="Hàng dễ vỡ", visibility="customer"),
         n.PostMessage(actor=customer, order_id=oid, body=longest),
+        # the limit counts what remains once surrounding whitespace is stripped
+        n.PostMessage(actor=customer, order_id=oid, body=f"  {longest}\n"),
     ]:
         await accepted(bus, command)
 
@@ -94,12 +96,14 @@ async def test_the_conversation_lists_messages_and_notes_in_order(
         ("message", "customer", "staff", "Tuần sau ạ"),
         ("note", "customer", "staff", "Hàng dễ vỡ"),
         ("message", "customer", "customer", longest),
+        ("message", "customer", "customer", longest),
     ]
     assert entries(await api.conversation(oid, "staff-2", "staff")) == [
         ("message", "customer", "customer", "Khi nào hàng về?"),
         ("message", "customer", "staff", "Tuần sau ạ"),
         ("note", "private", "staff", "Gọi shop lúc 9h"),
         ("note", "customer", "staff", "Hàng dễ vỡ"),
+        ("message", "customer", "customer", longest),
         ("message", "customer", "customer", longest),
     ]
     assert (await api.conversation(oid, "someone-else")).status_code == 404

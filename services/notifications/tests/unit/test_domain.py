@@ -182,8 +182,23 @@ def test_a_blank_body_is_refused(body: str) -> None:
 
 def test_the_body_limit_is_ten_thousand_characters() -> None:
     assert len(domain.checked_body("x" * 10_000)) == 10_000
-    with pytest.raises(ValueError, match="10000"):
-        post(CUSTOMER, "x" * 10_001)
+    with pytest.raises(domain.BodyTooLong, match="10000"):
+        domain.post_message(post(CUSTOMER, "x" * 10_001), ORDER, NOW)
+    with pytest.raises(domain.BodyTooLong, match="10000"):
+        domain.add_note(add(NoteVisibility.CUSTOMER, "x" * 10_001), ORDER, NOW)
+    assert issubclass(domain.BodyTooLong, ValidationFailed)
+
+
+@pytest.mark.parametrize("padding", [" ", "\n", "  \t\n"])
+def test_the_limit_counts_the_body_once_surrounding_whitespace_is_stripped(padding: str) -> None:
+    """The contract takes the body as sent; the domain strips it, then checks its length."""
+    longest = "x" * 10_000
+    padded = padding + longest + padding
+    assert domain.post_message(post(CUSTOMER, padded), ORDER, NOW).body == longest
+    assert domain.add_note(add(NoteVisibility.CUSTOMER, padded), ORDER, NOW).body == longest
+    inner = "a" + " " * 9_999 + "b"  # 10,001 characters between the first and last letter
+    with pytest.raises(domain.BodyTooLong):
+        domain.post_message(post(CUSTOMER, padding + inner + padding), ORDER, NOW)
 
 
 def test_a_note_from_anyone_but_staff_is_refused() -> None:
