@@ -5,7 +5,9 @@ some status codes first (``fail_first=[500, 503]``), or be down until released. 
 request is checked the way a receiver must check it — HMAC-SHA256 with the hook's secret
 over ``<X-AZL-Timestamp>.<raw body>`` compared with ``X-AZL-Signature`` — written here
 from the documented scheme, not with the service's own code. A request whose signature
-does not verify is answered ``401`` and recorded as such.
+does not verify is answered ``401`` and recorded as such. Like a receiver should (webhooks
+are at-least-once), a hook takes a delivery in once per ``X-AZL-Delivery-Id``: a repeat of
+one it already took is answered ``200`` again and recorded as a repeat, not taken in.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class HookRequest:
     body: bytes
     verified: bool
     answered: int
+    repeat: bool = False
+    """A 2xx answer to a delivery id this hook had already taken in."""
     at: float = field(default_factory=time.monotonic)
 
     @property
@@ -45,6 +49,10 @@ class HookRequest:
     def accepted(self) -> bool:
         return 200 <= self.answered < 300
 
+    @property
+    def taken_in(self) -> bool:
+        return self.accepted and not self.repeat
+
 
 @dataclass
 class Hook:
@@ -56,6 +64,8 @@ class Hook:
     hold: float = 0.0
     """Seconds to keep a request waiting before answering (a slow system)."""
     requests: list[HookRequest] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)
+    """Delivery ids taken in (answered 2xx)."""
 
     @property
     def url(self) -> str:
@@ -69,6 +79,15 @@ class Hook:
         if self.fail_first:
             return self.fail_first.pop(0)
         return 200
+
+    def take(self, headers: dict[str, str], body: bytes, verified: bool) -> HookRequest:
+        """Answer and record one request (under the receiver's lock)."""
+        request = HookRequest(headers, body, verified, self.answer_for(verified))
+        if request.accepted:
+            request.repeat = request.delivery_id in self.taken
+            self.taken.add(request.delivery_id)
+        self.requests.append(request)
+        return request
 
     def down(self, status: int = 503) -> None:
         with self.receiver.lock:
@@ -84,8 +103,12 @@ class Hook:
         return [r for r in requests if where(r)]
 
     def delivered(self) -> list[HookRequest]:
-        """What the system took in: the requests it answered 2xx."""
-        return self.seen(lambda r: r.accepted)
+        """What the system took in: the requests it answered 2xx, once per delivery id."""
+        return self.seen(lambda r: r.taken_in)
+
+    def repeats(self) -> list[HookRequest]:
+        """Requests for a delivery already taken in (answered 2xx and dropped)."""
+        return self.seen(lambda r: r.repeat)
 
     async def wait_for(
         self,
@@ -152,8 +175,7 @@ class WebhookReceiver:
                         status = 404
                     else:
                         verified = verify(hook.secret, headers, body)
-                        status = hook.answer_for(verified)
-                        hook.requests.append(HookRequest(headers, body, verified, status))
+                        status = hook.take(headers, body, verified).answered
                         hold = hook.hold
                 if hold:
                     time.sleep(hold)

@@ -86,6 +86,8 @@ async def test_the_conversation_lists_messages_and_notes_in_order(
         n.AddNote(actor=STAFF, order_id=oid, body="Gọi shop lúc 9h", visibility="private"),
         n.AddNote(actor=STAFF, order_id=oid, body="Hàng dễ vỡ", visibility="customer"),
         n.PostMessage(actor=customer, order_id=oid, body=longest),
+        # the limit counts what remains once surrounding whitespace is stripped
+        n.PostMessage(actor=customer, order_id=oid, body=f"  {longest}\n"),
     ]:
         await accepted(bus, command)
 
@@ -94,12 +96,14 @@ async def test_the_conversation_lists_messages_and_notes_in_order(
         ("message", "customer", "staff", "Tuần sau ạ"),
         ("note", "customer", "staff", "Hàng dễ vỡ"),
         ("message", "customer", "customer", longest),
+        ("message", "customer", "customer", longest),
     ]
     assert entries(await api.conversation(oid, "staff-2", "staff")) == [
         ("message", "customer", "customer", "Khi nào hàng về?"),
         ("message", "customer", "staff", "Tuần sau ạ"),
         ("note", "private", "staff", "Gọi shop lúc 9h"),
         ("note", "customer", "staff", "Hàng dễ vỡ"),
+        ("message", "customer", "customer", longest),
         ("message", "customer", "customer", longest),
     ]
     assert (await api.conversation(oid, "someone-else")).status_code == 404
@@ -117,7 +121,7 @@ async def test_a_private_note_reaches_no_customer_in_any_channel_or_endpoint(
     address = f"{customer.id}@example.vn"
     await set_preferences(bus, customer, email=address, language="vi", channels=["email"])
     storefront = webhook_receiver.hook()  # a customer-facing system that takes everything
-    subscription = await subscribe(bus, storefront.url, storefront.secret, "#")
+    subscription = await subscribe(bus, storefront.url, storefront.secret, "#", system=SYSTEM.id)
     try:
         order = await flows.drive_to(bus, OrderStatus.DEPOSITED, customer)
         await api.knows_order(order.order_id)
@@ -151,24 +155,42 @@ async def test_a_private_note_reaches_no_customer_in_any_channel_or_endpoint(
         assert not storefront.seen(lambda r: secret.encode() in r.body)
         assert not bus.seen(where=lambda e: secret.encode() in e.body)
 
-        # every read endpoint a customer (or a customer-facing system) can call
+        # every read endpoint a customer (or a customer-facing system) can call, narrowed to
+        # this order so that everything it has is on the one page looked at
+        about_the_order: dict[str, str | int] = {"page_size": 100, "order_id": str(order.order_id)}
         async with platform.http("notifications") as http:
             schema = (await http.get("/openapi.json")).json()
             paths = [p for p, ops in schema["paths"].items() if "get" in ops]
             assert "/orders/{order_id}/conversation" in paths
             assert "/notifications" in paths
+            assert "/deliveries" in paths
             for path in paths:
                 url = path.replace("{order_id}", str(order.order_id))
                 for who in (bearer(customer.id), bearer(SYSTEM.id, "system")):
-                    response = await http.get(url, headers=who, params={"page_size": 100})
+                    response = await http.get(url, headers=who, params=about_the_order)
                     assert secret not in response.text, path
             customer_view = await http.get(
                 f"/orders/{order.order_id}/conversation", headers=bearer(customer.id)
             )
+            system_log = (
+                await http.get(
+                    "/deliveries", headers=bearer(SYSTEM.id, "system"), params=about_the_order
+                )
+            ).json()
+            customer_inbox = (
+                await http.get(
+                    "/notifications", headers=bearer(customer.id), params=about_the_order
+                )
+            ).json()
         assert fence in customer_view.text
         assert secret not in customer_view.text
+        # the pages looked at hold all of the order's deliveries and notifications
+        assert 0 < system_log["total"] == len(system_log["items"])
+        assert all(d["order_id"] == str(order.order_id) for d in system_log["items"])
+        assert 0 < customer_inbox["total"] == len(customer_inbox["items"])
+        assert any(fence in i["body"] for i in customer_inbox["items"])
     finally:
-        await unsubscribe(bus, subscription)
+        await unsubscribe(bus, subscription, system=SYSTEM.id)
 
 
 async def _inbox_contains(api: NotificationsApi, customer_id: str, text: str) -> bool:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from azl_testing import builders, flows
@@ -133,6 +133,10 @@ async def test_a_4xx_answer_is_not_retried_and_the_failure_is_published(
         assert failure.json["last_error"] == "HTTP 410"
         assert failure.json["subscription_id"] == str(subscription)
         assert failure.json["order_id"] == str(order.order_id)
+        # reported in the flow of the event that caused the delivery
+        [deposited] = await bus.wait_for_order("orders.order.deposited", order.order_id)
+        assert failure.correlation_id == deposited.correlation_id
+        assert failure.causation_id == deposited.message_id
         await asyncio.sleep(1.0)
         assert len(hook.seen()) == 1
         assert len(failed_events(bus, delivery["delivery_id"])) == 1
@@ -323,12 +327,18 @@ async def test_a_restart_mid_delivery_and_a_redelivered_event_give_one_of_each(
             (2, "sent"),
         ]
         requests = hook.seen()
-        assert len(requests) == 2
+        assert len(requests) == 2  # the attempt cut off by the crash, and its repeat
         assert all(r.verified for r in requests)
         assert {r.delivery_id for r in requests} == {in_flight.delivery_id}
         assert requests[0].body == requests[1].body
         assert [r.headers["x-azl-attempt"] for r in requests] == ["1", "2"]
         assert [r.json["event_id"] for r in requests] == [deposited.message_id] * 2
+        # the receiver took it in once: the repeat carried the same delivery id and was dropped
+        [taken] = hook.delivered()
+        assert taken.headers["x-azl-attempt"] == "1"
+        [repeat] = hook.repeats()
+        assert repeat.delivery_id == taken.delivery_id
+        assert repeat.accepted  # answered 2xx, so the service stops sending it
 
         created = bus.seen(
             "notifications.notification.created",
@@ -339,6 +349,62 @@ async def test_a_restart_mid_delivery_and_a_redelivered_event_give_one_of_each(
         if service.process is None or service.process.poll() is not None:
             service.start().wait_ready()
         await unsubscribe(bus, subscription)
+
+
+async def test_a_system_sees_only_its_own_subscriptions_and_their_deliveries(
+    bus: Bus, api: NotificationsApi, webhook_receiver: WebhookReceiver
+) -> None:
+    """Staff see every delivery; a system sees the subscriptions it made and their webhooks,
+    never another system's URL nor a customer's email address, and cannot end another's."""
+    customer = builders.customer()
+    address = f"{customer.id}@example.vn"
+    await set_preferences(bus, customer, email=address, language="vi", channels=["email"])
+    erp, crm = f"erp-{uuid4().hex[:8]}", f"crm-{uuid4().hex[:8]}"
+    ours, theirs = webhook_receiver.hook(), webhook_receiver.hook()
+    mine = await subscribe(bus, ours.url, ours.secret, "orders.order.deposited", system=erp)
+    other = await subscribe(bus, theirs.url, theirs.secret, "orders.order.deposited", system=crm)
+    try:
+        order = await deposited_order(bus, customer)
+        oid = str(order.order_id)
+        everything = await api.settled_deliveries(3, order_id=oid)
+        assert {(d["channel"], d["target"]) for d in everything} >= {
+            ("email", address),
+            ("webhook", ours.url),
+            ("webhook", theirs.url),
+        }
+
+        for scope in ({"order_id": oid}, {}):
+            page = await api.get("/deliveries", erp, "system", page_size=100, **scope)
+            assert [(d["subscription_id"], d["target"]) for d in page["items"]] == [
+                (str(mine), ours.url)
+            ]
+            assert page["total"] == 1
+            assert address not in json.dumps(page)
+            assert theirs.url not in json.dumps(page)
+        asked_for_theirs = await api.get("/deliveries", erp, "system", subscription_id=str(other))
+        assert (asked_for_theirs["items"], asked_for_theirs["total"]) == ([], 0)
+
+        listed = await api.get("/webhooks", erp, "system")
+        assert [(s["subscription_id"], s["url"]) for s in listed] == [(str(mine), ours.url)]
+        staff_listed = await api.get("/webhooks", "ops", "staff")
+        assert {str(mine), str(other)} <= {s["subscription_id"] for s in staff_listed}
+
+        refused = await bus.request(
+            n.UnsubscribeWebhook.model_validate(
+                {"actor": {"id": erp, "role": "system"}, "subscription_id": str(other)}
+            )
+        )
+        assert refused["reason_code"] == "not_found"
+        theirs_now = await api.get("/webhooks", crm, "system")
+        assert [(s["subscription_id"], s["active"]) for s in theirs_now] == [(str(other), True)]
+
+        async with api.client() as http:
+            for path in ("/deliveries", "/webhooks"):
+                response = await http.get(path, headers=bearer(customer.id))
+                assert response.status_code == 403, path
+    finally:
+        await unsubscribe(bus, mine, system=erp)
+        await unsubscribe(bus, other, system=crm)
 
 
 async def test_ending_a_subscription_stops_its_deliveries(

@@ -6,7 +6,8 @@
   returned to staff only; a customer sees only its own orders (others are 404).
 - ``GET /preferences``: the calling customer's preferences.
 - ``GET /webhooks``, ``GET /deliveries``: subscriptions and the delivery log with every
-  attempt, for staff and systems.
+  attempt: all of them for staff; for a system only the subscriptions it made and their
+  webhook deliveries.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
 
 from azl_contracts import Actor, ActorRole
 from azl_contracts.common import Language
@@ -25,7 +26,13 @@ from azl_contracts.notifications import Channel, NoteVisibility
 from azl_kit.auth import CurrentPrincipal, Principal
 from azl_kit.http import DbConnection
 
-from .domain import CustomerPreferences, DeliveryStatus, EntryKind, may_read_private_notes
+from .domain import (
+    CustomerPreferences,
+    DeliveryStatus,
+    EntryKind,
+    may_read_private_notes,
+    sees_every_subscription,
+)
 from .domain import inbox_of as domain_inbox_of
 from .storage import (
     conversation_table,
@@ -234,6 +241,26 @@ def _staff_or_system(principal: Principal) -> None:
         raise HTTPException(403, "for staff and systems")
 
 
+def _subscriptions_of(principal: Principal) -> ColumnElement[bool]:
+    """The subscriptions the caller may see: all for staff, a system's own otherwise."""
+    if sees_every_subscription(principal.role):
+        return true()
+    return and_(
+        subscriptions_table.c.created_by_role == principal.role.value,
+        subscriptions_table.c.created_by_id == principal.id,
+    )
+
+
+def _owned_subscription_ids(principal: Principal) -> Select[tuple[UUID]]:
+    return select(subscriptions_table.c.subscription_id).where(_subscriptions_of(principal))
+
+
+def _deliveries_of(principal: Principal) -> ColumnElement[bool]:
+    if sees_every_subscription(principal.role):
+        return true()
+    return deliveries_table.c.subscription_id.in_(_owned_subscription_ids(principal))
+
+
 class SubscriptionView(BaseModel):
     subscription_id: UUID
     url: str
@@ -246,11 +273,14 @@ class SubscriptionView(BaseModel):
 
 @router.get("/webhooks", response_model=list[SubscriptionView])
 async def webhooks(principal: CurrentPrincipal, conn: DbConnection) -> list[SubscriptionView]:
-    """Webhook subscriptions, newest first (their secrets are never shown)."""
+    """Webhook subscriptions, newest first (their secrets are never shown): every one for
+    staff, a system's own for a system."""
     _staff_or_system(principal)
     rows = (
         await conn.execute(
-            select(subscriptions_table).order_by(subscriptions_table.c.created_at.desc())
+            select(subscriptions_table)
+            .where(_subscriptions_of(principal))
+            .order_by(subscriptions_table.c.created_at.desc())
         )
     ).all()
     return [
@@ -314,9 +344,10 @@ async def deliveries(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> DeliveryPage:
-    """Email and webhook deliveries, oldest first, each with its log of attempts."""
+    """Email and webhook deliveries, oldest first, each with its log of attempts: every one
+    for staff, the webhooks of its own subscriptions for a system."""
     _staff_or_system(principal)
-    clauses: list[ColumnElement[bool]] = []
+    clauses: list[ColumnElement[bool]] = [_deliveries_of(principal)]
     if order_id is not None:
         clauses.append(deliveries_table.c.order_id == order_id)
     if subscription_id is not None:

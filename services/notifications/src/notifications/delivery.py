@@ -14,6 +14,9 @@ An instance that dies mid-send leaves its claim behind; once the lease has passe
 delivery is claimed again (the lost attempt is logged as ``interrupted``). Emails carry a
 ``Message-ID`` and webhooks an ``X-AZL-Delivery-Id`` that stay the same across attempts,
 so a receiver can recognise the rare repeat of an attempt whose answer was lost.
+
+Every attempt is logged, and a failure published, in the flow of the message that caused
+the delivery (its correlation id; that message as the cause), kept on the delivery row.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from azl_contracts import notifications as contract
 from azl_contracts.notifications import Channel
-from azl_kit.logging import get_logger
+from azl_kit.flow import FlowContext
+from azl_kit.logging import get_logger, log_context
 from azl_kit.outbox import Stored
 from azl_kit.service import ServiceRuntime
 from azl_kit.uow import Clock, utc_now
@@ -75,9 +79,17 @@ class Claimed:
     order_id: UUID | None
     source_event_id: UUID
     source_event_type: str
+    correlation_id: str
+    causation_id: UUID
     payload: dict[str, Any]
     attempt: int
     secret: str | None
+
+    @property
+    def flow(self) -> FlowContext:
+        """The flow of the message that caused the delivery: what its attempt logs and its
+        failure publishes carry on."""
+        return FlowContext(correlation_id=self.correlation_id, causation_id=self.causation_id)
 
 
 class Sender(Protocol):
@@ -273,6 +285,8 @@ class DeliveryWorker:
                 order_id=r.order_id,
                 source_event_id=r.source_event_id,
                 source_event_type=r.source_event_type,
+                correlation_id=r.correlation_id,
+                causation_id=r.causation_id,
                 payload=r.payload,
                 attempt=r.attempts + 1,
                 secret=r.secret,
@@ -281,25 +295,31 @@ class DeliveryWorker:
         ]
 
     async def deliver(self, delivery: Claimed) -> None:
+        """One attempt, logged in the flow of the event that caused the delivery."""
+        with log_context(
+            correlation_id=delivery.correlation_id,
+            causation_id=str(delivery.causation_id),
+            delivery_id=str(delivery.delivery_id),
+        ):
+            await self._attempt(delivery)
+
+    async def _attempt(self, delivery: Claimed) -> None:
         started = self._clock()
         try:
             result = await self._senders[delivery.channel].send(delivery)
         except Exception as error:  # a bug in a sender must not stop the worker
-            log.exception("delivery attempt crashed", delivery_id=str(delivery.delivery_id))
+            log.exception("delivery attempt crashed")
             result = SendResult.transient(f"unexpected: {_describe(error)}")
         try:
             async with self._writers:
                 await self.record(delivery, result, started)
         except Exception:
-            log.exception(
-                "could not record a delivery attempt; the lease will bring it back",
-                delivery_id=str(delivery.delivery_id),
-            )
+            log.exception("could not record a delivery attempt; the lease will bring it back")
 
     async def record(self, delivery: Claimed, result: SendResult, started: datetime) -> None:
         stored: list[Stored] = []
         async with self._runtime.database().begin() as conn:
-            uow = self._runtime.new_unit_of_work(conn)
+            uow = self._runtime.new_unit_of_work(conn, delivery.flow)
             assert isinstance(uow, NotificationsUnitOfWork)
             now = self._clock()
             decision = self.policy.after(delivery.attempt, result, now, self._jitter)
@@ -358,13 +378,11 @@ class DeliveryWorker:
         if stale:
             log.warning(
                 "a delivery attempt finished after its claim was taken over or cancelled",
-                delivery_id=str(delivery.delivery_id),
                 attempt=delivery.attempt,
             )
         await self._runtime.publish_committed(stored)
         log.info(
             "delivery attempt",
-            delivery_id=str(delivery.delivery_id),
             channel=delivery.channel.value,
             target=delivery.target,
             attempt=delivery.attempt,

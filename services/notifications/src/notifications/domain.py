@@ -414,6 +414,12 @@ def published(entry: ConversationEntry, order: KnownOrder) -> Event | None:
     )
 
 
+def sees_every_subscription(role: ActorRole) -> bool:
+    """Staff see every subscription and delivery; a system only the subscriptions it made
+    and their webhooks (never another system's URLs, never a customer's email address)."""
+    return role is ActorRole.STAFF
+
+
 def may_read_private_notes(role: ActorRole) -> bool:
     """Only staff: customers never, and neither do systems (a storefront is customer-facing)."""
     return role is ActorRole.STAFF

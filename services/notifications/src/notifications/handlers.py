@@ -161,7 +161,9 @@ async def subscribe_webhook(
 async def unsubscribe_webhook(
     command: contract.UnsubscribeWebhook, uow: NotificationsUnitOfWork
 ) -> None:
-    if not await uow.end_subscription(command.subscription_id):
+    actor = command.actor
+    made_by = None if domain.sees_every_subscription(actor.role) else (actor.id, actor.role)
+    if not await uow.end_subscription(command.subscription_id, made_by):
         raise domain.SubscriptionNotFound(
             f"no active subscription {command.subscription_id}",
             subscription_id=str(command.subscription_id),

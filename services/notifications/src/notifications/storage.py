@@ -144,6 +144,9 @@ deliveries_table = Table(
     Column("order_id", Uuid, nullable=True),
     Column("source_event_id", Uuid, nullable=False),
     Column("source_event_type", Text, nullable=False),
+    # the flow of the message that caused it: the worker logs and reports in that flow
+    Column("correlation_id", Text, nullable=False),
+    Column("causation_id", Uuid, nullable=False),
     Column("payload", JSONB, nullable=False),
     Column("status", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -246,7 +249,9 @@ class NotificationsUnitOfWork(UnitOfWork):
         return result.first() is not None
 
     async def add_delivery(self, draft: DeliveryDraft) -> bool:
-        """False when this event already went to this recipient on this channel."""
+        """False when this event already went to this recipient on this channel. The
+        delivery keeps the flow of the message being handled (its correlation id, and the
+        message itself as the cause)."""
         result = await self.connection.execute(
             insert(deliveries_table)
             .values(
@@ -259,6 +264,8 @@ class NotificationsUnitOfWork(UnitOfWork):
                 order_id=draft.order_id,
                 source_event_id=draft.source_event_id,
                 source_event_type=draft.source_event_type,
+                correlation_id=self.flow.correlation_id,
+                causation_id=self.flow.causation_id or draft.source_event_id,
                 payload=draft.payload,
                 status=DeliveryStatus.PENDING.value,
                 attempts=0,
@@ -358,16 +365,24 @@ class NotificationsUnitOfWork(UnitOfWork):
             )
         )
 
-    async def end_subscription(self, subscription_id: UUID) -> bool:
-        """Deactivate it and cancel what it has pending; False if it is not active."""
-        ended = await self.connection.execute(
-            update(subscriptions_table)
-            .where(
-                subscriptions_table.c.subscription_id == subscription_id,
-                subscriptions_table.c.active.is_(True),
+    async def end_subscription(
+        self, subscription_id: UUID, made_by: tuple[str, ActorRole] | None = None
+    ) -> bool:
+        """Deactivate it and cancel what it has pending; False if it is not active (or,
+        with ``made_by``, was made by someone else)."""
+        statement = update(subscriptions_table).where(
+            subscriptions_table.c.subscription_id == subscription_id,
+            subscriptions_table.c.active.is_(True),
+        )
+        if made_by is not None:
+            statement = statement.where(
+                subscriptions_table.c.created_by_id == made_by[0],
+                subscriptions_table.c.created_by_role == made_by[1].value,
             )
-            .values(active=False, unsubscribed_at=self.now())
-            .returning(subscriptions_table.c.subscription_id)
+        ended = await self.connection.execute(
+            statement.values(active=False, unsubscribed_at=self.now()).returning(
+                subscriptions_table.c.subscription_id
+            )
         )
         if ended.first() is None:
             return False

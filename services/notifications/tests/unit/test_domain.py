@@ -182,8 +182,23 @@ def test_a_blank_body_is_refused(body: str) -> None:
 
 def test_the_body_limit_is_ten_thousand_characters() -> None:
     assert len(domain.checked_body("x" * 10_000)) == 10_000
-    with pytest.raises(ValueError, match="10000"):
-        post(CUSTOMER, "x" * 10_001)
+    with pytest.raises(domain.BodyTooLong, match="10000"):
+        domain.post_message(post(CUSTOMER, "x" * 10_001), ORDER, NOW)
+    with pytest.raises(domain.BodyTooLong, match="10000"):
+        domain.add_note(add(NoteVisibility.CUSTOMER, "x" * 10_001), ORDER, NOW)
+    assert issubclass(domain.BodyTooLong, ValidationFailed)
+
+
+@pytest.mark.parametrize("padding", [" ", "\n", "  \t\n"])
+def test_the_limit_counts_the_body_once_surrounding_whitespace_is_stripped(padding: str) -> None:
+    """The contract takes the body as sent; the domain strips it, then checks its length."""
+    longest = "x" * 10_000
+    padded = padding + longest + padding
+    assert domain.post_message(post(CUSTOMER, padded), ORDER, NOW).body == longest
+    assert domain.add_note(add(NoteVisibility.CUSTOMER, padded), ORDER, NOW).body == longest
+    inner = "a" + " " * 9_999 + "b"  # 10,001 characters between the first and last letter
+    with pytest.raises(domain.BodyTooLong):
+        domain.post_message(post(CUSTOMER, padding + inner + padding), ORDER, NOW)
 
 
 def test_a_note_from_anyone_but_staff_is_refused() -> None:
@@ -296,33 +311,70 @@ def test_staff_share_one_inbox() -> None:
 POLICY = DeliveryPolicy(max_attempts=4, base_delay=10, max_delay=60)
 
 
+SENT, RETRIED, FINAL = (True, False), (False, True), (False, False)
+
+
 @pytest.mark.parametrize(
-    ("status", "ok", "retryable"),
+    ("status", "expected"),
     [
-        (200, True, False),
-        (204, True, False),
-        (301, False, False),
-        (400, False, False),
-        (401, False, False),
-        (404, False, False),
-        (410, False, False),
-        (408, False, True),
-        (429, False, True),
-        (500, False, True),
-        (502, False, True),
-        (503, False, True),
+        (200, SENT),
+        (202, SENT),
+        (204, SENT),
+        # redirects are not followed: the subscription's URL is wrong
+        (301, FINAL),
+        (302, FINAL),
+        (307, FINAL),
+        # the request itself is refused: sending it again gives the same answer
+        (400, FINAL),
+        (401, FINAL),
+        (403, FINAL),
+        (404, FINAL),
+        (405, FINAL),
+        (409, FINAL),
+        (410, FINAL),
+        (413, FINAL),
+        (422, FINAL),
+        # 4xx that say "not now" rather than "not this": timed out, too many requests
+        (408, RETRIED),
+        (429, RETRIED),
+        # the receiver's trouble
+        (500, RETRIED),
+        (501, RETRIED),
+        (502, RETRIED),
+        (503, RETRIED),
+        (504, RETRIED),
     ],
 )
-def test_http_answers(status: int, ok: bool, retryable: bool) -> None:
+def test_http_answers(status: int, expected: tuple[bool, bool]) -> None:
     result = http_result(status)
-    assert (result.ok, result.retryable, result.status_code) == (ok, retryable, status)
+    assert (result.ok, result.retryable, result.status_code) == (*expected, status)
+    assert result.error == (None if result.ok else f"HTTP {status}")
 
 
-def test_smtp_replies_follow_rfc_5321() -> None:
-    assert smtp_result(421, "try later").retryable
-    assert smtp_result(451, "local error").retryable
-    assert not smtp_result(550, "no such user").retryable
-    assert smtp_result(550, "no such user").error == "SMTP 550 no such user"
+@pytest.mark.parametrize(
+    ("code", "retryable"),
+    [
+        # RFC 5321 4yz: transient negative completion, the same command may succeed later
+        (421, True),  # service not available, closing the channel
+        (450, True),  # mailbox unavailable (busy)
+        (451, True),  # local error in processing
+        (452, True),  # insufficient system storage
+        (455, True),  # server unable to accommodate parameters
+        # RFC 5321 5yz: permanent negative completion, do not repeat it as it is
+        (500, False),  # syntax error
+        (550, False),  # mailbox unavailable (not found, no access)
+        (551, False),  # user not local
+        (552, False),  # exceeded storage allocation
+        (553, False),  # mailbox name not allowed
+        (554, False),  # transaction failed
+        # a reply that is neither (a misbehaving server) is worth another attempt
+        (354, True),
+    ],
+)
+def test_smtp_replies_follow_rfc_5321(code: int, retryable: bool) -> None:
+    result = smtp_result(code, "server says")
+    assert (result.ok, result.retryable, result.status_code) == (False, retryable, code)
+    assert result.error == f"SMTP {code} server says"
 
 
 def test_backoff_doubles_up_to_the_ceiling() -> None:

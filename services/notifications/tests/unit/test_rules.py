@@ -19,6 +19,8 @@ from notifications.texts import CATALOG
 
 from .conftest import CUSTOMER, STAFF, message, note, samples
 
+W = Audience.SUBSCRIBERS
+
 
 def audiences(event: Event) -> dict[Audience, list[str | None]]:
     found: dict[Audience, list[str | None]] = {}
@@ -73,6 +75,7 @@ CUSTOMER_EVENTS = [
     (c.ComplaintCommentAdded, {"actor": STAFF}, "complaint_comment_from_staff"),
     (c.ComplaintResolved, {}, "complaint_resolved"),
     (n.MessagePosted, {"author": STAFF}, "message_from_staff"),
+    (n.NoteAdded, {"visibility": n.NoteVisibility.CUSTOMER}, "note_for_customer"),
 ]
 
 # ... and staff about these
@@ -98,10 +101,30 @@ def test_staff_hear_about(kind: type[Event], where: dict[str, object], template:
     assert audiences(first(kind, **where)).get(Audience.STAFF) == [template]
 
 
+SPEC_ROWS = {(kind, Audience.CUSTOMER, t) for kind, _, t in CUSTOMER_EVENTS} | {
+    (kind, Audience.STAFF, t) for kind, _, t in STAFF_EVENTS
+}
+
+
 def test_nobody_else_is_notified() -> None:
-    """The tables above are the whole list: no rule notifies anyone beyond them."""
-    listed = {t for _, _, t in CUSTOMER_EVENTS + STAFF_EVENTS} | {"note_for_customer"}
-    assert set(templates()) == listed
+    """The tables above are the whole list: no rule notifies anyone beyond them, of any
+    other event or with any other template; subscribed systems get events, not texts."""
+    notifying = {(r.event, r.audience, r.template) for r in RULES if r.audience is not W}
+    assert notifying == SPEC_ROWS
+    assert {r.template for r in RULES if r.audience is W} == {None}
+    assert set(templates()) == {t for _, _, t in SPEC_ROWS}
+
+
+def test_every_listed_row_is_reached_and_nothing_else() -> None:
+    """Applied to a sample of every event (each guard both ways), the rules give exactly
+    the listed rows."""
+    given = {
+        (type(event), rule.audience, rule.template)
+        for event in samples()
+        for rule in rules_for(event)
+        if rule.audience is not W
+    }
+    assert given == SPEC_ROWS
 
 
 def test_customer_visible_notes_reach_the_customer() -> None:

@@ -13,6 +13,10 @@ from .common import Language
 from .orders import CUSTOMER, CUSTOMER_OR_STAFF, STAFF
 
 MAX_BODY = 10_000
+BODY_RULE = (
+    "Surrounding whitespace is stripped; what remains is not blank and at most 10,000 "
+    "characters (checked by the service, so a body over it is a validation_error rejection)."
+)
 
 
 class Channel(StrEnum):
@@ -36,7 +40,7 @@ class PostMessage(Command):
         default=None, description="Chosen by the caller to make retries safe; generated if absent."
     )
     order_id: UUID
-    body: str = Field(max_length=MAX_BODY, description="Not blank; at most 10,000 characters.")
+    body: str = Field(description=BODY_RULE)
 
 
 class AddNote(Command):
@@ -49,7 +53,7 @@ class AddNote(Command):
         default=None, description="Chosen by the caller to make retries safe; generated if absent."
     )
     order_id: UUID
-    body: str = Field(max_length=MAX_BODY, description="Not blank; at most 10,000 characters.")
+    body: str = Field(description=BODY_RULE)
     visibility: NoteVisibility
 
 
