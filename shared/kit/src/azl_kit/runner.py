@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from .db import create_engine, ensure_database, migrate
 from .logging import configure_logging
+from .service import when_reachable
 from .settings import ServiceSettings
 
 
@@ -52,11 +53,14 @@ class _Server(uvicorn.Server):
 
 
 async def _migrate_only(settings: ServiceSettings, migrations: Path) -> None:
+    """The one-shot migration step (compose runs it before the service): it waits for a
+    database that is still starting, as the service itself does."""
     url = settings.effective_database_url
+    timeout = settings.startup_timeout
     if settings.create_database:
-        await ensure_database(url)
+        await when_reachable("database", lambda: ensure_database(url), timeout=timeout)
     engine = create_engine(url, pool_size=1)
     try:
-        await migrate(engine, migrations)
+        await when_reachable("database", lambda: migrate(engine, migrations), timeout=timeout)
     finally:
         await engine.dispose()

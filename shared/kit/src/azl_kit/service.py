@@ -197,27 +197,7 @@ class ServiceRuntime:
         log.info("service started", queues=[topology.name(s.name) for s in specs])
 
     async def _when_reachable(self, what: str, step: Callable[[], Awaitable[Any]]) -> None:
-        """Start-up waits out a broker or database that is briefly away (still starting, or
-        out of connections) instead of exiting; a fault that is not transient fails at once."""
-        retry = RetryPolicy(max_attempts=1000, base_delay=0.5, max_delay=5.0)
-        deadline = asyncio.get_running_loop().time() + self.settings.startup_timeout
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await step()
-                return
-            except Exception as error:
-                transient = retry.classify(error) is not FailureKind.UNEXPECTED or _unreachable(
-                    error
-                )
-                if not transient or asyncio.get_running_loop().time() > deadline:
-                    raise
-                delay = retry.delay(FailureKind.TRANSIENT, attempt)
-                log.warning(
-                    f"{what} not reachable yet; retrying", error=repr(error)[:300], delay=delay
-                )
-                await asyncio.sleep(delay)
+        await when_reachable(what, step, timeout=self.settings.startup_timeout)
 
     async def stop(self) -> None:
         self.ready = False
@@ -247,6 +227,26 @@ class ServiceRuntime:
         except Exception as error:
             checks["database"] = f"unreachable: {type(error).__name__}"
         return all(v == "ok" for v in checks.values()), checks
+
+
+async def when_reachable(what: str, step: Callable[[], Awaitable[Any]], *, timeout: float) -> None:
+    """Run ``step``, waiting out a broker or database that is briefly away (still starting,
+    or out of connections) instead of failing; a fault that is not transient fails at once."""
+    retry = RetryPolicy(max_attempts=1000, base_delay=0.5, max_delay=5.0)
+    deadline = asyncio.get_running_loop().time() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await step()
+            return
+        except Exception as error:
+            transient = retry.classify(error) is not FailureKind.UNEXPECTED or _unreachable(error)
+            if not transient or asyncio.get_running_loop().time() > deadline:
+                raise
+            delay = retry.delay(FailureKind.TRANSIENT, attempt)
+            log.warning(f"{what} not reachable yet; retrying", error=repr(error)[:300], delay=delay)
+            await asyncio.sleep(delay)
 
 
 def _settle_garbage_collector() -> None:
