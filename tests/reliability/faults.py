@@ -120,7 +120,7 @@ def per_order(bus: Bus, event_type: str, order_ids: Iterable[str]) -> dict[str, 
     return counts
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.25) -> bool:
+async def wait_until(condition: Callable[[], object], timeout: float, step: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
