@@ -17,7 +17,7 @@ from azl_testing.processes import ServiceProcess
 from azl_testing.proxy import Proxy
 from prometheus_client.parser import text_string_to_metric_families
 
-from azl_contracts.topology import all_queues
+from azl_contracts.topology import all_queues, routing_key_matches
 
 from .report import Tally
 
@@ -80,6 +80,16 @@ class FaultPlatform:
 def client(process: ServiceProcess) -> str:
     """The name the proxies know a service process by."""
     return f"{process.service}:{process.port}"
+
+
+def consumers(exchange: str, routing_key: str) -> tuple[str, ...]:
+    """The queues (names without the namespace) a message published there reaches."""
+    return tuple(
+        queue.name
+        for queue in all_queues()
+        if queue.exchange == exchange
+        and any(routing_key_matches(binding, routing_key) for binding in queue.bindings)
+    )
 
 
 def distinct(events: Iterable[Received]) -> list[Received]:
