@@ -14,7 +14,7 @@ from azl_testing.infra import Infra
 from azl_testing.proxy import Proxy
 
 from .faults import FaultPlatform
-from .report import RESULTS
+from .report import ROWS, table
 
 
 @pytest.fixture
@@ -50,8 +50,8 @@ async def bus(fault_infra: Infra) -> AsyncIterator[Bus]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not RESULTS:
+    if not ROWS:
         return
     terminalreporter.section("reliability: faults injected into the running platform")
-    for line in RESULTS:
+    for line in table():
         terminalreporter.write_line(line)

@@ -9,12 +9,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+import httpx
 from azl_testing.bus import Bus, Received
 from azl_testing.infra import Infra
 from azl_testing.processes import ServiceProcess
 from azl_testing.proxy import Proxy
+from prometheus_client.parser import text_string_to_metric_families
 
-from azl_contracts.topology import all_queues
+from azl_contracts.topology import all_queues, routing_key_matches
 
 from .report import Tally
 
@@ -41,18 +44,19 @@ class FaultPlatform:
     def start(
         self, service: str, *, env: dict[str, str] | None = None, wait: bool = True
     ) -> ServiceProcess:
-        """A service process whose broker and database connections go through the proxies."""
-        process = ServiceProcess(
-            service,
-            self.infra,
-            self.log_dir,
-            extra_env={
-                "AZL_AMQP_URL": self.amqp.url_for(self.infra.amqp_url),
-                "AZL_POSTGRES_URL": self.database.url_for(self.infra.postgres_server_url),
-                **FAST_RETRIES,
-                **(env or {}),
-            },
-        ).start()
+        """A service process whose broker and database connections go through the proxies,
+        each through a port of its own (``client(process)``), so the proxies tell whose
+        connections a fault closed."""
+        process = ServiceProcess(service, self.infra, self.log_dir)
+        process.extra_env = {
+            "AZL_AMQP_URL": self.amqp.url_for(self.infra.amqp_url, client(process)),
+            "AZL_POSTGRES_URL": self.database.url_for(
+                self.infra.postgres_server_url, client(process)
+            ),
+            **FAST_RETRIES,
+            **(env or {}),
+        }
+        process.start()
         self.processes.append(process)
         if wait:
             process.wait_ready()
@@ -71,6 +75,21 @@ class FaultPlatform:
     def stop_all(self) -> None:
         for process in self.processes:
             process.stop()
+
+
+def client(process: ServiceProcess) -> str:
+    """The name the proxies know a service process by."""
+    return f"{process.service}:{process.port}"
+
+
+def consumers(exchange: str, routing_key: str) -> tuple[str, ...]:
+    """The queues (names without the namespace) a message published there reaches."""
+    return tuple(
+        queue.name
+        for queue in all_queues()
+        if queue.exchange == exchange
+        and any(routing_key_matches(binding, routing_key) for binding in queue.bindings)
+    )
 
 
 def distinct(events: Iterable[Received]) -> list[Received]:
@@ -111,7 +130,7 @@ def per_order(bus: Bus, event_type: str, order_ids: Iterable[str]) -> dict[str, 
     return counts
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.25) -> bool:
+async def wait_until(condition: Callable[[], object], timeout: float, step: float = 0.25) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -120,9 +139,56 @@ async def wait_until(condition: Callable[[], bool], timeout: float, step: float 
     return True
 
 
+async def dead_letters(bus: Bus) -> list[Received]:
+    """The messages in this namespace's dead-letter queues (taken out to look at them)."""
+    letters: list[Received] = []
+    for spec in all_queues():
+        letters += await bus.drain_queue(spec.dead_letter_queue, wait=0, expect=0)
+    return letters
+
+
+def why(letters: Iterable[Received]) -> list[str]:
+    """What an assertion shows of dead letters: type, origin queue and reason."""
+    described = []
+    for letter in letters:
+        headers = letter.headers
+        described.append(
+            f"{letter.type} from {headers.get('x-azl-original-queue')}: "
+            f"{headers.get('x-azl-dead-letter-code')} {headers.get('x-azl-dead-letter-reason')}"
+            f" {headers.get('x-azl-error', '')}"
+        )
+    return described
+
+
 async def dead_letter_count(bus: Bus) -> int:
     """Messages in this namespace's dead-letter queues (taken out to count them)."""
-    total = 0
-    for spec in all_queues():
-        total += len(await bus.drain_queue(spec.dead_letter_queue, wait=0, expect=0))
-    return total
+    return len(await dead_letters(bus))
+
+
+async def metric(process: ServiceProcess, name: str, **labels: str) -> float:
+    """The sum of a Prometheus sample of one process (``/metrics``) over the samples whose
+    labels include ``labels``; 0 when there is none yet."""
+    async with httpx.AsyncClient(base_url=process.base_url, timeout=10) as http:
+        response = await http.get("/metrics")
+    response.raise_for_status()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def service_database(infra: Infra, service: str) -> str:
+    """A libpq URL of one service's database in this test's namespace."""
+    server = infra.admin_database_url.rsplit("/", 1)[0]
+    return f"{server}/{infra.database_prefix}{service}"
+
+
+async def fetch(infra: Infra, service: str, query: str, *args: object) -> list[asyncpg.Record]:
+    """Rows of a service's own database, read straight from PostgreSQL (not the proxy)."""
+    conn = await asyncpg.connect(service_database(infra, service))
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()

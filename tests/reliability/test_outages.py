@@ -6,13 +6,26 @@ import asyncio
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import pytest
 from azl_testing import builders, flows
 from azl_testing.bus import Bus
+from azl_testing.processes import ServiceProcess
+from azl_testing.proxy import Link, Proxy
 
 from azl_contracts import orders as o
 from azl_contracts.common import OrderStatus
 
-from .faults import FaultPlatform, dead_letter_count, per_order, tally_commands, wait_until
+from .faults import (
+    FaultPlatform,
+    client,
+    dead_letter_count,
+    dead_letters,
+    metric,
+    per_order,
+    tally_commands,
+    wait_until,
+    why,
+)
 from .report import report
 
 N = 500
@@ -48,11 +61,15 @@ async def test_broker_connection_cut_and_restored(platform: FaultPlatform, bus: 
     publishing = asyncio.create_task(_publish(bus, commands, rate=None))
     await bus.wait_for("orders.order.placed", count=50, timeout=30)
 
+    connected = {name: _open_links(platform.amqp, process) for name, process in services.items()}
     cut_at = datetime.now(UTC)
     platform.amqp.cut()
     await asyncio.sleep(auto_complete_seconds + 2)
     platform.amqp.restore()
     restored_at = datetime.now(UTC)
+    reconnected = await wait_until(
+        lambda: all(_links_since_restore(platform.amqp, p) for p in services.values()), 30
+    )
     await publishing
     await wait_until(lambda: tally_commands(bus, ids, "orders.order.placed").lost == 0, 90)
     delivered_ids = {str(order.order_id) for order in delivered}
@@ -70,7 +87,19 @@ async def test_broker_connection_cut_and_restored(platform: FaultPlatform, bus: 
         for e in bus.seen("orders.order.completed")
         if cut_at <= datetime.fromisoformat(e.json["occurred_at"]) < restored_at
     )
-    report("broker-cut-6s", tally, f"completed_while_cut={committed_during_cut}/20")
+    new_links = {name: len(_links_since_restore(platform.amqp, p)) for name, p in services.items()}
+    report(
+        "broker-cut-6s",
+        tally,
+        f"completed_while_cut={committed_during_cut}/20"
+        f" connections_cut={sum(len(links) for links in connected.values())}"
+        f" reconnected={sum(new_links.values())}",
+    )
+    # the fault really happened: every service had a broker connection open through the
+    # proxy, the cut closed each of them, and each service opened new ones after the restore
+    assert all(connected.values()), connected
+    assert all(link.cut for links in connected.values() for link in links)
+    assert reconnected, new_links
     assert tally.lost == tally.duplicated == tally.dlq == 0
     assert sorted(completed.values()) == [1] * 20
     assert committed_during_cut > 0, "nothing was committed while the broker was away"
@@ -79,21 +108,52 @@ async def test_broker_connection_cut_and_restored(platform: FaultPlatform, bus: 
         assert process.process.poll() is None  # still running: reconnected by itself
 
 
+def _open_links(proxy: Proxy, process: ServiceProcess) -> list[Link]:
+    return [link for link in proxy.links(client(process)) if link.is_open]
+
+
+def _links_since_restore(proxy: Proxy, process: ServiceProcess) -> list[Link]:
+    restored = proxy.restores[-1] if proxy.restores else float("inf")
+    return [link for link in proxy.links(client(process)) if link.opened_at >= restored]
+
+
+async def _transient_retries(process: ServiceProcess, queue: str) -> float:
+    return await metric(process, "azl_message_retries_total", queue=queue, kind="transient")
+
+
 async def test_database_unreachable_for_a_few_seconds(platform: FaultPlatform, bus: Bus) -> None:
-    platform.start_all()
+    services = platform.start_all()
+    orders, queue = services["orders"], bus.infra.name("orders.commands")
     commands = _place_orders(N)
     ids = [message_id for _, message_id in commands]
     publishing = asyncio.create_task(_publish(bus, commands, rate=150))
     await bus.wait_for("orders.order.placed", count=100, timeout=30)
+    retries_before = await _transient_retries(orders, queue)
+    connected = _open_links(platform.database, orders)
     platform.database.cut()
+    handled_at_cut = len(bus.seen("orders.order.placed"))
     await asyncio.sleep(3)
     platform.database.restore()
     await publishing
     await wait_until(lambda: tally_commands(bus, ids, "orders.order.placed").lost == 0, 90)
 
-    tally = tally_commands(bus, ids, "orders.order.placed", dlq=await dead_letter_count(bus))
-    report("database-cut-3s", tally)
-    assert tally.lost == tally.duplicated == tally.dlq == 0
+    letters = await dead_letters(bus)
+    tally = tally_commands(bus, ids, "orders.order.placed", dlq=len(letters))
+    retries = await _transient_retries(orders, queue) - retries_before
+    report(
+        "database-cut-3s",
+        tally,
+        f"connections_cut={len(connected)} transient_retries={retries:.0f}"
+        f" handled_at_cut={handled_at_cut}",
+    )
+    # the fault really happened: the cut closed the orders service's database connections
+    # while commands were still coming, and its handlers failed on them and retried
+    assert connected
+    assert all(link.cut for link in connected)
+    assert handled_at_cut < N
+    assert retries > 0, "no handler attempt failed while the database was away"
+    assert tally.lost == tally.duplicated == 0
+    assert tally.dlq == 0, why(letters)
 
 
 async def test_outage_longer_than_the_retry_policy_dead_letters_then_replays(
@@ -151,3 +211,9 @@ async def test_a_service_started_while_the_database_is_away_waits_for_it(
     await asyncio.to_thread(orders.wait_ready, 60)
     reply = await bus.request(builders.place_order(builders.customer()))
     assert reply["status"] == "accepted"
+
+
+def test_the_proxy_refuses_a_url_it_would_not_be_in(platform: FaultPlatform) -> None:
+    """A URL naming another server would bypass the proxy, and the fault would not happen."""
+    with pytest.raises(ValueError, match="would not be in the way"):
+        platform.amqp.url_for("amqp://guest:guest@rabbitmq.elsewhere:5672/")
