@@ -267,7 +267,7 @@ async def visible_order_detail(
         .scalars()
         .all()
     )
-    return order_detail(from_row(row), ledger, complaints)
+    return order_detail(from_row(row._mapping), ledger, complaints)
 
 
 @router.get("/{order_id}", response_model=OrderDetail, responses={**NOT_FOUND, **UNAUTHORIZED})
