@@ -14,7 +14,7 @@ from azl_testing.infra import Infra
 from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from azl_kit.db import DriverStatement, create_engine, driver, ensure_database, transaction
+from azl_kit.db import DriverStatement, create_engine, ensure_database, transaction
 
 metadata = MetaData()
 notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("body", Text))
