@@ -55,11 +55,14 @@ async def test_sqlalchemy_and_driver_statements_commit_together(
 
 
 async def test_an_error_rolls_back_both(engine: AsyncEngine, fresh_infra: Infra) -> None:
-    with pytest.raises(RuntimeError, match="the handler failed"):
+    async def failing_handler() -> None:
         async with transaction(engine) as conn:
             await conn.execute(insert(notes).values(id=1, body="through SQLAlchemy"))
             await _INSERT_NOTE.execute(conn, id=2, body="through the driver")
             raise RuntimeError("the handler failed")
+
+    with pytest.raises(RuntimeError, match="the handler failed"):
+        await failing_handler()
     assert await _bodies(fresh_infra) == []
 
 
