@@ -318,7 +318,7 @@ class DeliveryWorker:
 
     async def record(self, delivery: Claimed, result: SendResult, started: datetime) -> None:
         stored: list[Stored] = []
-        async with self._runtime.database().begin() as conn:
+        async with self._runtime.transaction() as conn:
             uow = self._runtime.new_unit_of_work(conn, delivery.flow)
             assert isinstance(uow, NotificationsUnitOfWork)
             now = self._clock()

@@ -24,7 +24,6 @@ from azl_kit.auth import CurrentPrincipal, Principal
 from azl_kit.http import DbConnection
 
 from . import export
-from .invoice import render_invoice
 from .storage import complaints_table, from_row, ledgers_table, orders_table
 from .views import OrderDetail, OrderPage, OrderSummary, order_detail, summary_of
 
@@ -267,7 +266,7 @@ async def visible_order_detail(
         .scalars()
         .all()
     )
-    return order_detail(from_row(row), ledger, complaints)
+    return order_detail(from_row(row._mapping), ledger, complaints)
 
 
 @router.get("/{order_id}", response_model=OrderDetail, responses={**NOT_FOUND, **UNAUTHORIZED})
@@ -290,6 +289,10 @@ async def get_invoice(principal: CurrentPrincipal, conn: DbConnection, order_id:
     """A printable invoice of the order: items, charges from the fees ledger, payments and
     balance, in Vietnamese with English beside it."""
     order = await visible_order_detail(conn, principal, order_id)
+    # imported on the first invoice, not at start-up: fpdf2 (and the imaging libraries it
+    # loads) is ~30 MB of every process's memory that most never use
+    from .invoice import render_invoice
+
     pdf = await asyncio.to_thread(render_invoice, order, datetime.now(UTC))
     return Response(
         pdf,

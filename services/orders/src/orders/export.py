@@ -14,10 +14,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-
 from .views import OrderSummary
 
 COLUMNS = (
@@ -84,6 +80,12 @@ class XlsxExport:
     """A workbook written row by row (memory stays flat), then read back as bytes."""
 
     def __init__(self) -> None:
+        # imported on the first export, not at start-up: openpyxl is ~10 MB of every
+        # process's memory that most never use
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
         self._workbook = Workbook(write_only=True)
         self._sheet = self._workbook.create_sheet("orders")
         bold = Font(bold=True)

@@ -29,7 +29,7 @@ async def complete_due_orders(runtime: ServiceRuntime) -> int:
     waiting = timedelta(days=settings.auto_complete_days)
     completed = 0
     while True:
-        async with runtime.database().begin() as conn:
+        async with runtime.transaction() as conn:
             uow = runtime.new_unit_of_work(conn)
             assert isinstance(uow, OrdersUnitOfWork)
             due = (

@@ -7,6 +7,8 @@ history). The row is the consistency boundary, so a command reads and writes one
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -42,6 +44,7 @@ from azl_contracts.common import (
     ServiceCode,
     Website,
 )
+from azl_kit.db import DriverStatement
 from azl_kit.errors import ConcurrencyConflict
 from azl_kit.flow import FlowContext
 from azl_kit.tables import messaging_tables
@@ -170,13 +173,14 @@ def _payment(document: dict[str, Any]) -> Payment:
     )
 
 
-def from_row(row: Any) -> Order:
-    doc = row.document
+def from_row(row: Mapping[Any, Any]) -> Order:
+    """The aggregate from its row: an asyncpg record, or a SQLAlchemy row's ``_mapping``."""
+    doc = row["document"]
     return Order(
-        order_id=row.order_id,
-        code=row.code,
-        customer_id=row.customer_id,
-        website=Website(row.website),
+        order_id=row["order_id"],
+        code=row["code"],
+        customer_id=row["customer_id"],
+        website=Website(row["website"]),
         exchange_rate=Decimal(doc["exchange_rate"]),
         items=[
             Item(
@@ -197,10 +201,10 @@ def from_row(row: Any) -> Order:
         services=[ServiceCode(s) for s in doc["services"]],
         delivery_address=DeliveryAddress.model_validate(doc["delivery_address"]),
         deposit_ratio=Decimal(doc["deposit_ratio"]),
-        status=OrderStatus(row.status),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        version=row.version,
+        status=OrderStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
         deposits=[_payment(p) for p in doc["deposits"]],
         payments=[_payment(p) for p in doc.get("payments", [])],
         packages=[contract.Package.model_validate(p) for p in doc["packages"]],
@@ -214,8 +218,8 @@ def from_row(row: Any) -> Order:
             )
             for h in doc["history"]
         ],
-        deposited_at=row.deposited_at,
-        delivered_at=row.delivered_at,
+        deposited_at=row["deposited_at"],
+        delivered_at=row["delivered_at"],
     )
 
 
@@ -231,21 +235,24 @@ def _columns(order: Order) -> dict[str, Any]:
         "updated_at": order.updated_at,
         "deposited_at": order.deposited_at,
         "delivered_at": order.delivered_at,
-        "document": to_document(order),
+        "document": json.dumps(to_document(order)),  # the driver takes JSONB as JSON text
     }
 
 
 # --- repository and unit of work -------------------------------------------------------
 
 
-# Built once: SQLAlchemy memoizes their cache keys and reuses the compiled SQL (every
-# command runs them).
-_SELECT_ORDER = select(orders_table).where(orders_table.c.order_id == bindparam("order_id"))
-_ORDER_EXISTS = select(orders_table.c.order_id).where(
-    orders_table.c.order_id == bindparam("order_id")
+# Every command reads and writes its order's row: compiled once, run on the driver.
+_SELECT_ORDER = DriverStatement(
+    select(orders_table).where(orders_table.c.order_id == bindparam("order_id"))
 )
-_INSERT_ORDER = insert(orders_table)
-_UPDATE_ORDER = (
+_ORDER_EXISTS = DriverStatement(
+    select(orders_table.c.order_id).where(orders_table.c.order_id == bindparam("order_id"))
+)
+_INSERT_ORDER = DriverStatement(
+    insert(orders_table).values({c.name: bindparam(c.name) for c in orders_table.c})
+)
+_UPDATE_ORDER = DriverStatement(
     update(orders_table)
     .where(
         orders_table.c.order_id == bindparam("b_order_id"),
@@ -263,7 +270,7 @@ class OrderRepository:
         self._loaded: list[Order] = []
 
     async def get(self, order_id: UUID) -> Order | None:
-        row = (await self._conn.execute(_SELECT_ORDER, {"order_id": order_id})).first()
+        row = await _SELECT_ORDER.fetchrow(self._conn, order_id=order_id)
         if row is None:
             return None
         order = from_row(row)
@@ -272,8 +279,7 @@ class OrderRepository:
         return order
 
     async def exists(self, order_id: UUID) -> bool:
-        found = await self._conn.execute(_ORDER_EXISTS, {"order_id": order_id})
-        return found.first() is not None
+        return await _ORDER_EXISTS.fetchrow(self._conn, order_id=order_id) is not None
 
     def add(self, order: Order) -> None:
         self._new.append(order)
@@ -282,19 +288,17 @@ class OrderRepository:
     async def flush(self) -> None:
         """Write new and changed orders; a changed version underneath is a conflict."""
         for order in self._new:
-            await self._conn.execute(_INSERT_ORDER, {"order_id": order.order_id, **_columns(order)})
+            await _INSERT_ORDER.execute(self._conn, order_id=order.order_id, **_columns(order))
         for order in self._loaded:
             if not order.changed:
                 continue
-            result = await self._conn.execute(
-                _UPDATE_ORDER,
-                {
-                    "b_order_id": order.order_id,
-                    "b_expected_version": order.version - 1,
-                    **_columns(order),
-                },
+            status = await _UPDATE_ORDER.execute(
+                self._conn,
+                b_order_id=order.order_id,
+                b_expected_version=order.version - 1,
+                **_columns(order),
             )
-            if result.rowcount != 1:
+            if status != "UPDATE 1":
                 raise ConcurrencyConflict(f"order {order.order_id} changed underneath")
         self._new.clear()
         self._loaded.clear()

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import outbox
+from .db import driver
 from .outbox import Stored
 from .outgoing import OutgoingMessage
 from .tables import inbox_table
@@ -54,11 +55,10 @@ async def record_and_store(
     caller's transaction. None when it was processed before (nothing is stored then).
 
     ``outcome`` is the command's outcome as JSON, kept for a duplicate asking again."""
-    result = await conn.exec_driver_sql(
-        _RECORD_AND_STORE,
-        (consumer, message_id, message_type, outcome, *outbox.row_arrays(messages)),
+    row = await driver(conn).fetchrow(
+        _RECORD_AND_STORE, consumer, message_id, message_type, outcome, *outbox.row_arrays(messages)
     )
-    first_time, row_ids = cast(tuple[bool, list[int]], tuple(result.one()))
+    first_time, row_ids = cast(tuple[bool, list[int]], tuple(row))
     if not first_time:
         return None
     return outbox.stored_rows(row_ids, messages)

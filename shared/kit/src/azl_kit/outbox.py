@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from .db import driver
 from .logging import get_logger
 from .metrics import Metrics
 from .outgoing import OutgoingMessage
@@ -104,8 +105,8 @@ async def store(conn: AsyncConnection, messages: Sequence[OutgoingMessage]) -> l
     """Store messages in the outbox within ``conn``'s transaction."""
     if not messages:
         return []
-    result = await conn.exec_driver_sql(_STORE, row_arrays(messages))
-    return stored_rows(result.scalars().all(), messages)
+    rows = await driver(conn).fetch(_STORE, *row_arrays(messages))
+    return stored_rows([row[0] for row in rows], messages)
 
 
 class OutboxRelay:
@@ -134,7 +135,10 @@ class OutboxRelay:
         if not stored:
             return
         try:
-            await asyncio.gather(*(self._publisher.publish(s.message) for s in stored))
+            if len(stored) == 1:  # the common case: no task and no gather for one message
+                await self._publisher.publish(stored[0].message)
+            else:
+                await asyncio.gather(*(self._publisher.publish(s.message) for s in stored))
         except Exception as error:
             log.warning("publishing committed messages failed", error=repr(error)[:300])
             return

@@ -47,6 +47,7 @@ from azl_contracts.outcomes import (
 from azl_contracts.topology import QueueSpec
 
 from . import inbox, outgoing
+from .db import transaction
 from .dead_letters import DeadLetterCode, DeadLetters
 from .envelope import Envelope
 from .errors import DomainError
@@ -145,6 +146,9 @@ class MessagePipeline:
         self._max_bytes = max_message_bytes
         self._redelivery_limit = redelivery_limit
         self._is_command_queue = queue.exchange == "commands"
+        # Looked up once: a labelled child per message is a dictionary lookup under a lock.
+        self._handler_seconds = metrics.handler_seconds.labels(self._queue_name)
+        self._handled: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, message: RabbitMessage) -> None:
         started = time.perf_counter()
@@ -162,13 +166,17 @@ class MessagePipeline:
                 await _nack(message)
                 return
             await _ack(message)
-            self._metrics.handler_seconds.labels(self._queue_name).observe(
-                time.perf_counter() - started
-            )
-            self._metrics.messages_handled.labels(
-                self._queue_name, envelope.message_type or "", outcome
-            ).inc()
+            self._handler_seconds.observe(time.perf_counter() - started)
+            self._count_handled(envelope.message_type or "", outcome)
             log.info("message settled", outcome=outcome)
+
+    def _count_handled(self, message_type: str, outcome: str) -> None:
+        key = (message_type, outcome)
+        counter = self._handled.get(key)
+        if counter is None:
+            counter = self._metrics.messages_handled.labels(self._queue_name, *key)
+            self._handled[key] = counter
+        counter.inc()
 
     async def process(self, envelope: Envelope) -> str:
         try:
@@ -240,7 +248,7 @@ class MessagePipeline:
             return await self._record_rejection(envelope, forbidden)
         flow = envelope.flow()
         try:
-            async with self._engine.begin() as conn:
+            async with transaction(self._engine) as conn:
                 uow = self._uow_factory(conn, flow)
                 result = await route.handler(message, uow)
                 await uow.flush()
@@ -305,7 +313,7 @@ class MessagePipeline:
             details=rejection.details,
         )
         try:
-            async with self._engine.begin() as conn:
+            async with transaction(self._engine) as conn:
                 messages = [event, *self._reply_to(envelope, outcome, flow)]
                 stored = await self._record_once(conn, envelope, outcome, messages)
         except _AlreadyProcessed:

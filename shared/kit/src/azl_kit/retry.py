@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from sqlalchemy import exc as sa_exc
 
+from .db import connection_lost
 from .errors import ConcurrencyConflict, RetryLater
 
 # SQLSTATE classes and codes that clear up by themselves: connection problems, server
@@ -40,6 +41,8 @@ class RetryPolicy:
         if sqlstate is not None and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
             return FailureKind.TRANSIENT
         if isinstance(error, RetryLater | TimeoutError | OSError | asyncio.TimeoutError):
+            return FailureKind.TRANSIENT
+        if connection_lost(error):
             return FailureKind.TRANSIENT
         if isinstance(error, sa_exc.DBAPIError) and (
             error.connection_invalidated

@@ -15,7 +15,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from azl_contracts.export import asyncapi_document
 from azl_contracts.topology import queues_of
 
 from . import outbox, outgoing
-from .db import create_engine, ensure_database, migrate
+from .db import create_engine, ensure_database, migrate, transaction
 from .dead_letters import DeadLetters
 from .flow import FlowContext
 from .handlers import Handlers
@@ -91,6 +91,11 @@ class ServiceRuntime:
         if self.engine is None:
             raise RuntimeError("the service is not started")
         return self.engine
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A unit of work's transaction for work not caused by a message (schedulers), the
+        same kind the pipeline runs each message in."""
+        return transaction(self.database())
 
     def new_unit_of_work(
         self, conn: AsyncConnection, flow: FlowContext | None = None
