@@ -54,7 +54,16 @@ def own_infra(infra: Infra) -> Iterator[Infra]:
 @pytest.fixture(scope="module")
 def fees_alone(own_infra: Infra, log_dir: Path) -> Iterator[ServiceProcess]:
     process = ServiceProcess(
-        "fees", own_infra, log_dir, extra_env={"AZL_DEDUCT_SHIPPING_FROM_REFUNDS": "true"}
+        "fees",
+        own_infra,
+        log_dir,
+        extra_env={
+            "AZL_DEDUCT_SHIPPING_FROM_REFUNDS": "true",
+            # a transient failure gets two quick attempts here; a message waiting for the
+            # order it builds on is not held to that (see the early payment below)
+            "AZL_RETRY_MAX_ATTEMPTS": "2",
+            "AZL_RETRY_BASE_DELAY": "0.05",
+        },
     ).start()
     try:
         process.wait_ready()
@@ -118,9 +127,10 @@ async def test_events_late_out_of_order_and_twice_end_in_the_same_ledger(fees_bu
     order = SimulatedOrder([(2, "100.00"), (1, "50.00")], [C.TALLYING])
     oid = order.order_id
 
-    # a payment reported before fees has seen the order waits for its ledger (RetryLater)
+    # a payment reported before fees has seen the order waits for its ledger (RetryLater),
+    # far longer than the two attempts a transient failure gets
     await bus.emit(payment(oid, 100_000, payment_id="early-1"))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(3.0)
     await bus.emit(order.placed())
     await ledger_when(bus, oid, lambda led: led["payments_total_vnd"] == "100000")
 

@@ -30,7 +30,7 @@ def _dbapi(orig: Exception, cls: type[sa_exc.DBAPIError] = sa_exc.DBAPIError) ->
         (_dbapi(ConnectionRefusedError(), sa_exc.OperationalError), FailureKind.TRANSIENT),
         (ConnectionRefusedError(), FailureKind.TRANSIENT),
         (TimeoutError(), FailureKind.TRANSIENT),
-        (RetryLater("not yet"), FailureKind.TRANSIENT),
+        (RetryLater("not yet"), FailureKind.WAITING),
         (_dbapi(_PgError("22P02")), FailureKind.UNEXPECTED),
         (KeyError("bug"), FailureKind.UNEXPECTED),
     ],
@@ -50,3 +50,13 @@ def test_limits_by_kind() -> None:
     assert POLICY.limit(FailureKind.TRANSIENT) == 5
     assert POLICY.limit(FailureKind.CONFLICT) == 40
     assert POLICY.limit(FailureKind.UNEXPECTED) == 3
+
+
+def test_waiting_for_another_message_is_bounded_by_time_not_attempts() -> None:
+    policy = RetryPolicy(max_attempts=5, waiting_timeout=60.0, waiting_base_delay=0.02)
+    assert not policy.exhausted(FailureKind.WAITING, attempts=500, elapsed=59.9)
+    assert policy.exhausted(FailureKind.WAITING, attempts=3, elapsed=60.0)
+    assert policy.exhausted(FailureKind.TRANSIENT, attempts=5, elapsed=0.1)
+    first = [policy.delay(FailureKind.WAITING, 1) for _ in range(20)]
+    assert max(first) <= 0.02  # the usual race resolves in milliseconds: look again soon
+    assert policy.delay(FailureKind.WAITING, 30) <= policy.max_delay

@@ -57,7 +57,7 @@ from .logging import get_logger, log_context
 from .metrics import Metrics
 from .outbox import OutboxRelay, Stored
 from .publisher import Publisher
-from .retry import RetryPolicy
+from .retry import FailureKind, RetryPolicy
 from .uow import UnitOfWork
 
 log = get_logger(__name__)
@@ -513,6 +513,7 @@ class MessagePipeline:
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
         tries = 0
+        started = time.monotonic()
         while True:
             tries += 1
             try:
@@ -521,11 +522,13 @@ class MessagePipeline:
                 raise  # none of these clears up by trying again
             except Exception as error:
                 kind = self._retry.classify(error)
-                if tries >= self._retry.limit(kind):
+                if self._retry.exhausted(kind, tries, time.monotonic() - started):
                     raise RetriesExhausted(error, tries) from error
                 self._metrics.retries.labels(self._queue_name, kind.value).inc()
                 delay = self._retry.delay(kind, tries)
-                log.warning(
+                # waiting for a message on another queue is the ordinary course of things
+                report = log.info if kind is FailureKind.WAITING else log.warning
+                report(
                     "handler attempt failed; retrying",
                     kind=kind.value,
                     attempt=tries,

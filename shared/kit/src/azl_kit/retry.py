@@ -21,6 +21,7 @@ _CONFLICT_SQLSTATES = {"40001", "40P01", "23505"}
 class FailureKind(StrEnum):
     CONFLICT = "conflict"
     TRANSIENT = "transient"
+    WAITING = "waiting"  # for a message that arrives on another queue (RetryLater)
     UNEXPECTED = "unexpected"
 
 
@@ -31,16 +32,23 @@ class RetryPolicy:
     max_delay: float = 10.0
     conflict_max_attempts: int = 50
     unexpected_max_attempts: int = 3
+    # An event that comes before the one it builds on (they travel on different queues)
+    # usually waits milliseconds, but behind a backlog it may wait minutes: a time budget,
+    # starting with short pauses.
+    waiting_timeout: float = 300.0
+    waiting_base_delay: float = 0.02
 
     def classify(self, error: BaseException) -> FailureKind:
         if isinstance(error, ConcurrencyConflict):
             return FailureKind.CONFLICT
+        if isinstance(error, RetryLater):
+            return FailureKind.WAITING
         sqlstate = _sqlstate(error)
         if sqlstate in _CONFLICT_SQLSTATES:
             return FailureKind.CONFLICT
         if sqlstate is not None and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
             return FailureKind.TRANSIENT
-        if isinstance(error, RetryLater | TimeoutError | OSError | asyncio.TimeoutError):
+        if isinstance(error, TimeoutError | OSError | asyncio.TimeoutError):
             return FailureKind.TRANSIENT
         if connection_lost(error):
             return FailureKind.TRANSIENT
@@ -59,14 +67,22 @@ class RetryPolicy:
         return {
             FailureKind.CONFLICT: self.conflict_max_attempts,
             FailureKind.TRANSIENT: self.max_attempts,
+            FailureKind.WAITING: 1_000_000,  # bounded by waiting_timeout instead
             FailureKind.UNEXPECTED: self.unexpected_max_attempts,
         }[kind]
+
+    def exhausted(self, kind: FailureKind, attempts: int, elapsed: float) -> bool:
+        """No further attempt after ``attempts`` made over ``elapsed`` seconds."""
+        if kind is FailureKind.WAITING:
+            return elapsed >= self.waiting_timeout
+        return attempts >= self.limit(kind)
 
     def delay(self, kind: FailureKind, attempt: int) -> float:
         """Exponential backoff with full jitter; conflicts retry almost at once."""
         if kind is FailureKind.CONFLICT:
             return random.uniform(0.001, min(0.05, 0.002 * attempt))
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        base = self.waiting_base_delay if kind is FailureKind.WAITING else self.base_delay
+        ceiling = min(self.max_delay, base * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
 

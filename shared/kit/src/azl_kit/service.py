@@ -162,6 +162,7 @@ class ServiceRuntime:
             max_delay=settings.retry_max_delay,
             conflict_max_attempts=settings.conflict_max_attempts,
             unexpected_max_attempts=settings.unexpected_max_attempts,
+            waiting_timeout=settings.retry_later_timeout,
         )
         specs = queues_of(settings.service)
         channels = {spec.name: Channel(prefetch_count=settings.prefetch) for spec in specs}

@@ -51,6 +51,12 @@ class ServiceSettings(BaseSettings):
     retry_max_delay: float = Field(default=10.0, gt=0)
     conflict_max_attempts: int = Field(default=50, ge=1)
     unexpected_max_attempts: int = Field(default=3, ge=1)
+    retry_later_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a message that needs another one first (an event about an "
+        "order not seen yet) waits for it before it is dead-lettered.",
+    )
     redelivery_limit: int = Field(
         default=10, ge=1, description="Dead-letter a message redelivered this often (crash loop)."
     )
