@@ -33,7 +33,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from azl_testing import builders
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.infra import (
+    Infra,
+    created_queue_names,
+    leftovers,
+    new_namespace,
+    remove_everything,
+)
 from azl_testing.processes import ServiceProcess
 from azl_testing.tokens import bearer
 from seed import seed_orders
@@ -154,6 +160,31 @@ async def fixed_rate(
         run.sent[message_id] = time.monotonic()
         await publish(message_id)
     await wait_all(run, timeout)
+
+
+async def quiet(infra: Infra, seconds: float = 1.0, timeout: float = 120) -> None:
+    """Until the platform's queues stayed empty for ``seconds``: the work a phase left
+    behind (fees charging, notifications sending) is not measured in the next one."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        names = created_queue_names(infra)
+        deadline = time.monotonic() + timeout
+        empty_since: float | None = None
+        while time.monotonic() < deadline:
+            ready = 0
+            for name in names:
+                try:
+                    queue = await channel.declare_queue(name, passive=True)
+                except aio_pika.exceptions.ChannelNotFoundEntity:
+                    channel = await connection.channel()  # not declared: service not running
+                    continue
+                ready += queue.declaration_result.message_count or 0
+            now = time.monotonic()
+            empty_since = (empty_since or now) if ready == 0 else None
+            if empty_since is not None and now - empty_since >= seconds:
+                return
+            await asyncio.sleep(0.2)
 
 
 async def wait_all(run: Run, timeout: float) -> None:
@@ -486,8 +517,10 @@ async def main(args: argparse.Namespace) -> None:
             }
         )
         with PeakRss(list(platform.processes.values())) as flow_peak:
+            await quiet(infra)
             flow_throughput, _ = await full_flow(bus, args.flow_orders)
-            _, flow_latencies = await full_flow(bus, int(args.flow_rate * 10), args.flow_rate)
+            await quiet(infra)
+            _, flow_latencies = await full_flow(bus, int(args.flow_rate * 20), args.flow_rate)
         figures.add(
             "full flow at saturation (place → deposit → inbox)", flow_throughput, unit="orders/s"
         )
@@ -500,6 +533,7 @@ async def main(args: argparse.Namespace) -> None:
 
         # 4. the read side over many orders
         if args.seed:
+            await quiet(infra)
             await read_side(infra, platform, figures, args.seed, args.requests)
 
         # 5. memory
