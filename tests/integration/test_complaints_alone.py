@@ -185,6 +185,42 @@ async def test_a_refund_shows_what_is_paid_after_the_shipping_deduction(
     assert accepted["status"] == "accepted"
 
 
+async def test_the_refund_limit_is_the_same_before_and_after_fees_records_a_refund(
+    alone_bus: Bus, api: ComplaintsApi
+) -> None:
+    """A refund approved but not recorded yet counts at its expected payout (resolved − the
+    shipping fees will deduct), the amount the ledger then records."""
+    bus = alone_bus
+    order = await delivered(bus, api, paid=1_000_000, shipping=84_000)
+    first = await reviewed(bus, order, T.DAMAGED)
+    second = await reviewed(bus, order, T.OTHER)
+    await flows.accepted(bus, resolve(first, Resolution.REFUND, 300_000))  # pays 216,000
+
+    # before fees records it: 1,000,000 paid − 216,000 = 784,000 left
+    over = await rejection(bus, resolve(second, Resolution.REFUND, 784_001))
+    assert over["reason_code"] == "limit_exceeded"
+    assert (over["details"]["refunded_vnd"], over["details"]["refundable_vnd"]) == (
+        "216000",
+        "784000",
+    )
+
+    await bus.emit(
+        order.ledger(
+            3, paid=1_000_000, shipping=84_000, refunds={first: 216_000}, shipping_deducted=84_000
+        )
+    )
+    await api.when(f"/complaints/{first}", lambda v: v["refund"]["recorded_in_ledger"])
+    # after: the same limit
+    again = await rejection(bus, resolve(second, Resolution.REFUND, 784_001))
+    assert (again["details"]["refunded_vnd"], again["details"]["refundable_vnd"]) == (
+        "216000",
+        "784000",
+    )
+    await flows.accepted(bus, resolve(second, Resolution.REFUND, 784_000))
+    resolved = (await wait_for_complaint(bus, "complaints.complaint.resolved", second))[0].json
+    assert (resolved["shipping_deducted_vnd"], resolved["payout_vnd"]) == ("0", "784000")
+
+
 # --- the window, whatever order the facts arrive in -----------------------------------------
 
 

@@ -32,7 +32,10 @@ from azl_testing.tokens import bearer
 from azl_contracts import fees as f
 from azl_contracts import orders as o
 from azl_contracts.common import OrderStatus, PaymentMethod, ServiceCode
+from azl_contracts.money import DEFAULT_DEPOSIT_RATIO, MAX_VND
 from azl_contracts.topology import EVENTS_EXCHANGE
+from fees.catalog import load_catalog
+from orders.settings import OrdersSettings
 
 from .conftest import Platform
 
@@ -488,6 +491,39 @@ async def test_money_received_in_any_status_is_recorded(bus: Bus) -> None:
     assert final["balance_due_vnd"] == "-150000"
 
 
+async def test_a_payment_no_money_field_could_carry_is_dead_lettered_at_once(bus: Bus) -> None:
+    """The deposit plus 999,999,999,999,999,999 VND: neither the ledger's nor the order's
+    paid total could carry it. Refused by name in both services, dead-lettered at the first
+    attempt for an operator, and nothing is recorded."""
+    order = await flows.drive_to(bus, S.DEPOSITED)
+    oid = order.order_id
+    await ledger_when(
+        bus, oid, lambda led: led["payments_total_vnd"] == str(order.required_deposit)
+    )
+    huge = payment(oid, MAX_VND)
+    message_id = await bus.emit(huge)
+    for queue in ("fees.payment-events.dlq", "orders.payment-events.dlq"):
+        dead = await dead_letter(bus, queue, message_id)
+        assert dead.headers["x-azl-dead-letter-code"] == "not_applicable"
+        assert dead.headers["x-azl-dead-letter-reason"].startswith("limit_exceeded: "), queue
+        assert dead.headers["x-azl-attempts"] == 1
+    await bus.settle(quiet=0.3)
+    assert not bus.seen("fees.", lambda e: e.causation_id == message_id)
+    assert not bus.seen("orders.", lambda e: e.causation_id == message_id)
+
+
+async def dead_letter(bus: Bus, queue: str, message_id: str) -> Any:
+    for _ in range(100):
+        found = [
+            m
+            for m in await bus.drain_queue(queue, wait=0.1, expect=0)
+            if m.message_id == message_id
+        ]
+        if found:
+            return found[0]
+    raise AssertionError(f"{message_id} never reached {queue}")
+
+
 # --- refunds from complaints -------------------------------------------------------------
 
 
@@ -550,7 +586,28 @@ async def test_a_quote_prices_a_prospective_order(bus: Bus) -> None:
     assert reply["fees_total_vnd"] == "182370"
     assert reply["total_vnd"] == "871870"
     assert reply["required_deposit_vnd"] == "482650"
+    assert reply["deposit_ratio"] == "0.70"
     assert reply["priced_on_delivery"] == []
+
+
+def test_the_quotes_deposit_ratio_and_orders_default_are_one() -> None:
+    """The deposit is decided by orders (AZL_DEPOSIT_RATIO); the catalog's ratio only prices
+    the quote's estimate. Both default to the contracts' DEFAULT_DEPOSIT_RATIO."""
+    settings = OrdersSettings.model_fields["deposit_ratio"].default
+    assert settings == load_catalog().deposit_ratio == DEFAULT_DEPOSIT_RATIO
+
+
+async def test_the_quoted_deposit_is_the_one_the_placed_order_requires(bus: Bus) -> None:
+    items = [builders.item("8.50", 2), builders.item("150.00", 1)]  # 167 CNY × 3,500
+    quoted = await bus.request(
+        f.QuoteRequest.model_validate(
+            {"items": [{"quantity": i["quantity"], "unit_price_cny": i["unit_price_cny"]}
+                       for i in items], "exchange_rate": "3500"}
+        ),
+        timeout=10,
+    )  # fmt: skip
+    order = await flows.place(bus, items=items)
+    assert quoted["required_deposit_vnd"] == str(order.required_deposit) == "409150"
 
 
 async def test_an_invalid_quote_gets_an_error_reply(bus: Bus) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
@@ -276,3 +277,73 @@ async def test_more_than_200_items_are_refused(bus: Bus, api: OrdersApi) -> None
         builders.place_order(builders.customer(), items=[builders.item() for _ in range(200)])
     )
     assert accepted["status"] == "accepted"
+
+
+# --- goods no money field could carry ---------------------------------------------------
+# Every field within its own limits, the goods together above MAX_GOODS_TOTAL_VND (17
+# digits, one below the 18-digit money fields): refused by name, not crashed on the event.
+
+HUGE_RATE = "100000"  # 1 CNY of goods is 100,000 VND
+GOODS_LIMIT = {"limit_vnd": "99999999999999999"}
+
+
+async def test_a_new_order_whose_goods_no_field_could_carry_is_refused(
+    bus: Bus, api: OrdersApi
+) -> None:
+    body = place_body(items=[builders.item("10000000", 100_000)], exchange_rate=HUGE_RATE)
+    reply = await place_refused(bus, api, body, "limit_exceeded", schema=False)
+    assert reply["details"] == {**GOODS_LIMIT, "goods_total_vnd": "100000000000000000"}
+
+
+async def test_ordering_more_than_the_goods_limit_is_refused(bus: Bus, api: OrdersApi) -> None:
+    order = await flows.place(bus, items=[builders.item("10000000", 10_000)], rate=HUGE_RATE)
+    await flows.pay_deposit(bus, order)  # 70 % of 10^16 VND
+    command = o.IncreaseQuantities(
+        actor=order.customer,
+        order_id=order.order_id,
+        items=[{"item_id": order.item_ids[0], "quantity": 100_000}],
+    )
+    reply = await unchanged_after(bus, api, order, command, "limit_exceeded")
+    assert reply["details"] == {**GOODS_LIMIT, "goods_total_vnd": "100000000000000000"}
+
+
+async def test_a_reported_change_beyond_the_goods_limit_is_refused(
+    bus: Bus, api: OrdersApi
+) -> None:
+    order = await flows.place(bus, items=[builders.item("10000000", 10_000)], rate=HUGE_RATE)
+    await flows.pay_deposit(bus, order)
+    await flows.accepted(bus, o.StartPurchasing(actor=builders.STAFF, order_id=order.order_id))
+    change = o.ItemChange(item_id=order.item_ids[0], new_unit_price_cny=Decimal(100_000_000))
+    command = o.ReportItemChange(actor=builders.STAFF, order_id=order.order_id, changes=[change])
+    reply = await unchanged_after(bus, api, order, command, "limit_exceeded")
+    assert reply["details"] == {**GOODS_LIMIT, "goods_total_vnd": "100000000000000000"}
+    view = await api.detail(order.order_id)
+    assert view["status"] == "purchasing"
+
+
+async def test_confirming_changes_beyond_the_goods_limit_is_refused(
+    bus: Bus, api: OrdersApi
+) -> None:
+    """The shop's two changes fit together; confirming the rise without the fall does not."""
+    order = await flows.place(
+        bus, items=[builders.item("100000000", 6_000), builders.item("1", 1)], rate=HUGE_RATE
+    )
+    await flows.pay_deposit(bus, order)
+    oid, (falls, rises) = order.order_id, order.item_ids
+    await flows.accepted(bus, o.StartPurchasing(actor=builders.STAFF, order_id=oid))
+    changes = [
+        o.ItemChange(item_id=falls, new_unit_price_cny=Decimal(1)),
+        o.ItemChange(item_id=rises, new_quantity=50_000, new_unit_price_cny=Decimal(10_000_000)),
+    ]
+    await flows.accepted(
+        bus, o.ReportItemChange(actor=builders.STAFF, order_id=oid, changes=changes)
+    )
+    command = o.ConfirmItems(actor=order.customer, order_id=oid, item_ids=[rises])
+    reply = await unchanged_after(bus, api, order, command, "limit_exceeded")
+    # 6,000 × 100,000,000 CNY (still unconfirmed) + 50,000 × 10,000,000 CNY, × 100,000
+    assert reply["details"] == {**GOODS_LIMIT, "goods_total_vnd": "110000000000000000"}
+
+    both = o.ConfirmItems(actor=order.customer, order_id=oid, item_ids=[falls, rises])
+    await flows.accepted(bus, both)
+    confirmed = await bus.wait_for_order("orders.order.items-confirmed", oid)
+    assert Decimal(confirmed[0].json["goods"]["goods_total_vnd"]) == 50_000_000_600_000_000

@@ -94,6 +94,10 @@ class ApprovedRefund:
     resolved_vnd: Decimal
     expected_deduction_vnd: Decimal
 
+    @property
+    def expected_payout_vnd(self) -> Decimal:
+        return self.resolved_vnd - self.expected_deduction_vnd
+
 
 @dataclass(frozen=True)
 class OrderFacts:
@@ -118,9 +122,11 @@ class OrderFacts:
     @property
     def refunded_vnd(self) -> Decimal:
         """Refunds made: what the ledger paid back, plus refunds approved but not recorded yet
-        (counted at their resolved amount, so no refund is approved twice meanwhile)."""
+        (so no refund is approved twice meanwhile). A pending refund counts at the payout
+        expected of fees (resolved minus the shipping deduction expected), the amount the
+        ledger will record: the limit is the same before and after fees records it."""
         recorded = sum(self.ledger_refunds.values(), ZERO)
-        return recorded + sum((r.resolved_vnd for r in self._pending()), ZERO)
+        return recorded + sum((r.expected_payout_vnd for r in self._pending()), ZERO)
 
     @property
     def refundable_vnd(self) -> Decimal:

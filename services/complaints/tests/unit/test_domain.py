@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from uuid import uuid4
 
 import pytest
@@ -501,6 +502,57 @@ class TestShippingDeduction:
             "payout_vnd": 216_000,
             "recorded_in_ledger": True,
         }
+
+    def test_the_refund_limit_is_the_same_before_and_after_fees_records_a_refund(self) -> None:
+        """A pending refund counts at its expected payout (resolved − expected deduction), the
+        amount the ledger then records: the same second refund is accepted, or refused,
+        whichever moment it comes."""
+        first = in_review()
+        paid_and_charged = partial(facts, paid=1_000_000, shipping_charged=84_000)
+        first.resolve(
+            STAFF,
+            Resolution.REFUND,
+            Decimal(300_000),
+            None,
+            order=paid_and_charged(),
+            policy=self.DEDUCT,
+            now=NOW,
+        )
+        assert first.shipping_deducted_vnd == 84_000
+        approved = ApprovedRefund(first.complaint_id, Decimal(300_000), Decimal(84_000))
+        before_fees = paid_and_charged(approved=(approved,))
+        after_fees = paid_and_charged(
+            shipping_deducted=84_000,
+            approved=(approved,),
+            ledger_refunds={str(first.complaint_id): Decimal(216_000)},
+        )
+        for order in (before_fees, after_fees):
+            assert order.refunded_vnd == 216_000  # 300,000 − 84,000 of shipping
+            assert order.refundable_vnd == 784_000
+            assert order.shipping_deduction(Decimal(784_000), self.DEDUCT) == 0  # once only
+            with pytest.raises(LimitExceeded) as error:
+                in_review().resolve(
+                    STAFF,
+                    Resolution.REFUND,
+                    Decimal(784_001),
+                    None,
+                    order=order,
+                    policy=self.DEDUCT,
+                    now=NOW,
+                )
+            assert error.value.details["refundable_vnd"] == "784000"
+            second = in_review()
+            second.resolve(
+                STAFF,
+                Resolution.REFUND,
+                Decimal(784_000),
+                None,
+                order=order,
+                policy=self.DEDUCT,
+                now=NOW,
+            )
+            assert second.status is K.RESOLVED
+            assert second.shipping_deducted_vnd == 0
 
 
 class TestWindowLearnedLate:

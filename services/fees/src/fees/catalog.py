@@ -3,7 +3,9 @@
 ``catalog.json`` is the catalog in force. When it changes, the previous file is kept as
 ``catalog-<version>.json`` so that orders priced under it keep being re-priced (goods
 changes, delivery) with the prices they were placed under: a ledger pins the catalog
-version it was opened with.
+version it was opened with. If that file is missing, the order is priced with the catalog in
+force rather than left stuck, an error is logged naming the order and both versions, and
+each charge records the version that actually priced it.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from collections.abc import Mapping
 from decimal import Decimal
 from importlib import resources
 from typing import Any, Self
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from azl_contracts.common import ServiceCode, ServiceTiming
+from azl_kit.logging import get_logger
 
 CURRENT_FILE = "catalog.json"
 PREVIOUS_PREFIX = "catalog-"
+
+log = get_logger(__name__)
 
 
 class _Frozen(BaseModel):
@@ -108,11 +114,23 @@ class Catalogs:
         self.current = current
         self._by_version = {**(previous or {}), current.version: current}
 
-    def for_version(self, version: str | None) -> Catalog:
-        """The catalog an order was priced with; the current one if that version is unknown."""
+    def for_version(self, version: str | None, *, order_id: UUID | None = None) -> Catalog:
+        """The catalog an order was priced with. An unknown version (its file is missing) is
+        priced with the one in force, so the order is not stuck; but then its fees are priced
+        at other prices than it was placed under, which an operator has to hear of."""
         if version is None:
             return self.current
-        return self._by_version.get(version, self.current)
+        catalog = self._by_version.get(version)
+        if catalog is None:
+            log.error(
+                "catalog version missing: priced with the catalog in force instead",
+                order_id=None if order_id is None else str(order_id),
+                missing_version=version,
+                used_version=self.current.version,
+                known_versions=self.versions,
+            )
+            return self.current
+        return catalog
 
     @property
     def versions(self) -> list[str]:

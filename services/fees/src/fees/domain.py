@@ -27,7 +27,8 @@ from azl_contracts import fees as contract
 from azl_contracts import orders as order_events
 from azl_contracts.common import ItemStatus, OrderStatus, ServiceCode, ServiceTiming
 from azl_contracts.fees import LedgerEntryKind as Kind
-from azl_kit.errors import InvalidState
+from azl_contracts.money import MAX_VND
+from azl_kit.errors import InvalidState, LimitExceeded
 
 from .catalog import Catalog
 from .pricing import (
@@ -56,6 +57,13 @@ RETAINED_ON_CANCELLATION: dict[OrderStatus, frozenset[ServiceCode]] = {
 
 SIGN = {Kind.CHARGE: 1, Kind.REFUND: 1, Kind.VOID: -1, Kind.PAYMENT: -1}
 """How each kind of entry moves the balance due."""
+
+
+class LedgerLimitExceeded(LimitExceeded):
+    """An entry would take a total of the ledger beyond what its money fields hold (e.g.
+    payments adding up to more than 18 digits of dong): refused, so the message is
+    dead-lettered at once for an operator, instead of failing on the event attempt after
+    attempt."""
 
 
 @dataclass(frozen=True)
@@ -319,7 +327,6 @@ class Ledger:
             left = self.charged(C.INTERNATIONAL_SHIPPING) - self.shipping_deducted_vnd
             deducted = min(resolved_amount_vnd, max(ZERO, left))
         paid = resolved_amount_vnd - deducted
-        self.shipping_deducted_vnd += deducted
         description = f"refund for complaint {reference}"
         if deducted:
             description += (
@@ -328,6 +335,7 @@ class Ledger:
             )
         entry = Entry(Kind.REFUND, paid, description, now, reference=reference)
         self._add(entry)
+        self.shipping_deducted_vnd += deducted
         self.events.append(
             contract.RefundRecorded(
                 **self._event_fields(now),
@@ -471,9 +479,36 @@ class Ledger:
         return any(e.kind is kind and e.reference == reference for e in self.entries)
 
     def _add(self, entry: Entry) -> None:
+        self._check_totals_with(entry)
         self._touch()
         self.entries.append(entry)
         self._new_entries.append(entry)
+
+    def _check_totals_with(self, entry: Entry) -> None:
+        entries = [*self.entries, entry]
+
+        def total(kind: Kind) -> Decimal:
+            return sum((e.amount_vnd for e in entries if e.kind is kind), ZERO)
+
+        charges = total(Kind.CHARGE) - total(Kind.VOID)
+        payments, refunds = total(Kind.PAYMENT), total(Kind.REFUND)
+        balance = self.goods_total_vnd + charges - payments + refunds
+        amounts = {
+            "charges_total_vnd": charges,
+            "payments_total_vnd": payments,
+            "refunds_total_vnd": refunds,
+            "balance_due_vnd": balance,
+        }
+        over = {name: amount for name, amount in amounts.items() if abs(amount) > MAX_VND}
+        if over:
+            raise LedgerLimitExceeded(
+                f"{entry.kind.value} {number(entry.amount_vnd)} VND would take the ledger of "
+                f"order {self.order_id} beyond {number(MAX_VND)} VND",
+                order_id=str(self.order_id),
+                reference=entry.reference,
+                limit_vnd=MAX_VND,
+                amounts_vnd=over,
+            )
 
     def _touch(self) -> None:
         """The first change in a unit of work moves the version on, once."""

@@ -54,7 +54,7 @@ async def order_deposited(
         goods_of(event.goods),
         event.services,
         order_version=event.order_version,
-        catalog=catalogs.for_version(ledger.catalog_version),
+        catalog=catalogs.for_version(ledger.catalog_version, order_id=ledger.order_id),
         now=uow.now(),
     )
 
@@ -69,7 +69,7 @@ async def goods_changed(
     ledger.goods_changed(
         goods_of(event.goods),
         order_version=event.order_version,
-        catalog=catalogs.for_version(ledger.catalog_version),
+        catalog=catalogs.for_version(ledger.catalog_version, order_id=ledger.order_id),
         now=uow.now(),
     )
 
@@ -81,7 +81,7 @@ async def services_updated(
     ledger.services_updated(
         event.services,
         order_version=event.order_version,
-        catalog=catalogs.for_version(ledger.catalog_version),
+        catalog=catalogs.for_version(ledger.catalog_version, order_id=ledger.order_id),
         now=uow.now(),
     )
 
@@ -93,7 +93,7 @@ async def order_cancelled(
     ledger.order_cancelled(
         event.cancelled_from,
         order_version=event.order_version,
-        catalog=catalogs.for_version(ledger.catalog_version),
+        catalog=catalogs.for_version(ledger.catalog_version, order_id=ledger.order_id),
         now=uow.now(),
     )
 
@@ -106,7 +106,7 @@ async def order_delivered(
         packages_of(event.packages),
         event.services,
         order_version=event.order_version,
-        catalog=catalogs.for_version(ledger.catalog_version),
+        catalog=catalogs.for_version(ledger.catalog_version, order_id=ledger.order_id),
         now=uow.now(),
     )
 

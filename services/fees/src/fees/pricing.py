@@ -18,7 +18,13 @@ from decimal import ROUND_CEILING, Decimal
 
 from azl_contracts import fees as contract
 from azl_contracts.common import ServiceCode, ServiceTiming
-from azl_contracts.money import PricedLine, goods_total_vnd, round_vnd
+from azl_contracts.money import (
+    MAX_GOODS_TOTAL_VND,
+    MAX_VND,
+    PricedLine,
+    goods_total_vnd,
+    round_vnd,
+)
 from azl_kit.errors import LimitExceeded, ValidationFailed
 
 from .catalog import Catalog, FeeRule
@@ -29,9 +35,6 @@ ZERO = Decimal(0)
 AT = ServiceTiming.AT_ORDER
 ON = ServiceTiming.ON_COMPLETION
 GOODS_DEPENDENT = (C.PURCHASE_FEE, C.TALLYING, C.FAST_ORDER, C.INSURANCE)
-
-MAX_VND = Decimal(10**18 - 1)
-"""The largest amount a money field of the contracts holds (``VND``: 18 digits)."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,7 @@ def quote(request: contract.QuoteRequest, catalog: Catalog) -> contract.Quote:
             "required_deposit_vnd": deposit,
         }
     )
+    within_an_order(goods.total_vnd)
     lines = [_quote_line(p, on_completion=False) for p in at_order] + [
         _quote_line(p, on_completion=True) for p in on_delivery
     ]
@@ -263,6 +267,7 @@ def quote(request: contract.QuoteRequest, catalog: Catalog) -> contract.Quote:
         fees_total_vnd=fees_total,
         total_vnd=goods.total_vnd + fees_total,
         required_deposit_vnd=deposit,
+        deposit_ratio=catalog.deposit_ratio,
         priced_on_delivery=[] if packages else on_completion,
     )
 
@@ -285,4 +290,15 @@ def within_money_fields(amounts: dict[str, Decimal]) -> None:
             f"the quote comes to more than {number(MAX_VND)} VND, the most an amount can be",
             limit_vnd=MAX_VND,
             amounts_vnd=over,
+        )
+
+
+def within_an_order(goods_total_vnd: Decimal) -> None:
+    """Goods the orders service would refuse to take as an order are refused here too."""
+    if goods_total_vnd > MAX_GOODS_TOTAL_VND:
+        raise LimitExceeded(
+            f"the goods come to more than {number(MAX_GOODS_TOTAL_VND)} VND, the most an order "
+            "may hold",
+            limit_vnd=MAX_GOODS_TOTAL_VND,
+            amounts_vnd={"goods_total_vnd": goods_total_vnd},
         )

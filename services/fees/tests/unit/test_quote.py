@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from azl_contracts import fees as contract
 from azl_contracts.common import ServiceCode
+from azl_contracts.money import DEFAULT_DEPOSIT_RATIO, MAX_GOODS_TOTAL_VND, MAX_VND
 from azl_kit.errors import LimitExceeded, ValidationFailed
-from fees.pricing import MAX_VND, quote
+from fees.pricing import quote
 
 from .conftest import CATALOG
 
@@ -44,6 +46,7 @@ def test_a_quote_prices_the_at_order_fees_and_lists_what_is_priced_on_delivery()
     assert result.fees_total_vnd == 74_370
     assert result.total_vnd == 689_500 + 74_370
     assert result.required_deposit_vnd == 482_650  # 70 % of the goods
+    assert result.deposit_ratio == CATALOG.deposit_ratio == Decimal("0.70")
     assert result.priced_on_delivery == [C.WOODEN_CRATE, C.BUBBLE_WRAP, C.INTERNATIONAL_SHIPPING]
 
 
@@ -121,3 +124,37 @@ def test_the_limit_is_the_one_the_contract_holds() -> None:
     assert contract.Quote.model_validate({**largest, **amounts}).total_vnd == MAX_VND
     with pytest.raises(ValueError, match="18 digits"):
         contract.Quote.model_validate({**largest, **amounts, "total_vnd": MAX_VND + 1})
+
+
+def test_goods_an_order_could_not_hold_are_refused_like_orders_refuses_them() -> None:
+    # 100,000 × 10,000,000 CNY × 100,000 = 10^17 VND: fits the fields, not an order
+    too_large = request(
+        items=[{"quantity": 100_000, "unit_price_cny": "10000000"}], exchange_rate="100000"
+    )
+    with pytest.raises(LimitExceeded) as refused:
+        quote(too_large, CATALOG)
+    assert refused.value.details == {
+        "limit_vnd": MAX_GOODS_TOTAL_VND,
+        "amounts_vnd": {"goods_total_vnd": Decimal(10**17)},
+    }
+    just_below = request(
+        items=[{"quantity": 100_000, "unit_price_cny": "10000000"}], exchange_rate="99999.9999"
+    )
+    assert quote(just_below, CATALOG).goods_total_vnd == 99_999_999_900_000_000
+
+
+# --- the deposit ratio -------------------------------------------------------------------
+
+
+def test_the_catalog_prices_the_deposit_with_the_platforms_default_ratio() -> None:
+    """Orders decides the deposit (AZL_DEPOSIT_RATIO, default DEFAULT_DEPOSIT_RATIO); the
+    catalog's ratio, which the quote states, ships equal to it."""
+    assert CATALOG.deposit_ratio == DEFAULT_DEPOSIT_RATIO
+
+
+def test_the_quote_says_the_ratio_it_priced_the_deposit_with() -> None:
+    other = CATALOG.model_copy(update={"deposit_ratio": Decimal("0.50")})
+    result = quote(request(), other)
+    assert result.deposit_ratio == Decimal("0.50")
+    assert result.required_deposit_vnd == 344_750  # 50 % of 689,500
+    assert quote(request(), CATALOG).model_dump(mode="json")["deposit_ratio"] == "0.70"

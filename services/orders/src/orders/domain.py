@@ -7,6 +7,7 @@ changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,19 +29,25 @@ from azl_contracts.common import (
     ServiceTiming,
     Website,
 )
-from azl_contracts.money import goods_total_vnd, round_vnd
+from azl_contracts.money import (
+    DEFAULT_DEPOSIT_RATIO,
+    MAX_GOODS_TOTAL_VND,
+    MAX_VND,
+    PricedLine,
+    goods_total_vnd,
+    round_vnd,
+)
 from azl_kit.errors import (
     DomainError,
     Duplicate,
     Forbidden,
     InvalidState,
+    LimitExceeded,
     NotFound,
     ValidationFailed,
 )
 
 S = OrderStatus
-
-DEFAULT_DEPOSIT_RATIO = Decimal("0.70")
 
 CANCELLABLE = (S.AWAITING_DEPOSIT, S.DEPOSITED, S.PURCHASING, S.AWAITING_CONFIRMATION)
 SHIPPING_STEPS = (
@@ -89,6 +96,34 @@ class InvalidPhoneNumber(ValidationFailed):
 
 class PaymentNotAccepted(InvalidState):
     """Money reported for an order that cannot take it: an operator has to look at it."""
+
+
+class GoodsTotalTooLarge(LimitExceeded):
+    """Every item within its own limits, but the goods together above what an order holds."""
+
+
+class PaymentsTooLarge(LimitExceeded):
+    """The payments reported for an order add up to more than a money field holds."""
+
+
+@dataclass(frozen=True)
+class _Line:
+    quantity: int
+    unit_price_cny: Decimal
+
+
+def check_goods_total(lines: Iterable[PricedLine], exchange_rate: Decimal) -> Decimal:
+    """The goods total of ``lines``, refused when it is above ``MAX_GOODS_TOTAL_VND``: the
+    events and the database could not carry it (or the fees computed from it)."""
+    total = goods_total_vnd(lines, exchange_rate)
+    if total > MAX_GOODS_TOTAL_VND:
+        raise GoodsTotalTooLarge(
+            f"the goods would come to {total:,} VND, above the {MAX_GOODS_TOTAL_VND:,} VND an "
+            "order may hold",
+            limit_vnd=MAX_GOODS_TOTAL_VND,
+            goods_total_vnd=total,
+        )
+    return total
 
 
 def payment_status(balance_due_vnd: Decimal | None) -> PaymentStatus:
@@ -147,6 +182,12 @@ class Item:
     @property
     def active(self) -> bool:
         return self.status is not ItemStatus.CANCELLED
+
+    def pending_values(self) -> _Line:
+        """The quantity and unit price awaiting the customer's confirmation."""
+        assert self.pending_quantity is not None
+        assert self.pending_unit_price_cny is not None
+        return _Line(self.pending_quantity, self.pending_unit_price_cny)
 
     def to_contract(self) -> contract.OrderItem:
         return contract.OrderItem(
@@ -223,6 +264,7 @@ class Order:
                 websites=sorted(w.value for w in websites),
             )
         services = _selected_services(command.services)
+        check_goods_total(command.items, command.exchange_rate)
         order = cls(
             order_id=order_id,
             code=code,
@@ -329,6 +371,8 @@ class Order:
                 payment_id=payment_id,
                 status=self.status.value,
             )
+        _check_paid_total("deposit_paid_vnd", self.deposit_paid_vnd + amount_vnd, payment_id)
+        _check_paid_total("paid_vnd", self.paid_vnd + amount_vnd, payment_id)
         self._touch(now)
         self.deposits.append(Payment(payment_id, amount_vnd, now))
         self._record(
@@ -364,6 +408,7 @@ class Order:
                 payment_id=payment_id,
                 status=self.status.value,
             )
+        _check_paid_total("paid_vnd", self.paid_vnd + amount_vnd, payment_id)
         self._touch(now)
         self.payments.append(Payment(payment_id, amount_vnd, now, method))
         self._record(
@@ -445,6 +490,7 @@ class Order:
                 targets.append((item, new_quantity))
         if not targets:
             return
+        self._check_goods_with({i.item_id: _Line(q, i.unit_price_cny) for i, q in targets})
         self._touch(now)
         for item, new_quantity in targets:
             changes.append(_change(item, new_quantity, item.unit_price_cny))
@@ -473,6 +519,13 @@ class Order:
                     item_id=str(item.item_id),
                 )
             changes.append((item, new_quantity, new_price))
+        # the customer may confirm every change awaiting confirmation: the goods must fit then
+        awaiting = {
+            i.item_id: i.pending_values()
+            for i in self.active_items
+            if i.status is ItemStatus.AWAITING_CONFIRMATION
+        }
+        self._check_goods_with(awaiting | {i.item_id: _Line(q, p) for i, q, p in changes})
         self._touch(now)
         records = []
         for item, new_quantity, new_price in changes:
@@ -486,12 +539,12 @@ class Order:
 
     def confirm_items(self, actor: Actor, item_ids: list[UUID], now: datetime) -> None:
         items = self._awaiting_confirmation(actor, item_ids, "confirm-items")
+        confirmed = {item.item_id: item.pending_values() for item in items}
+        self._check_goods_with(confirmed)
         self._touch(now)
         for item in items:
-            assert item.pending_quantity is not None
-            assert item.pending_unit_price_cny is not None
-            item.quantity = item.pending_quantity
-            item.unit_price_cny = item.pending_unit_price_cny
+            item.quantity = confirmed[item.item_id].quantity
+            item.unit_price_cny = confirmed[item.item_id].unit_price_cny
             item.pending_quantity = item.pending_unit_price_cny = None
             item.status = ItemStatus.ORDERED
         self._record(
@@ -686,6 +739,11 @@ class Order:
             f"{command} is not allowed while the order is {self.status.value}", **details
         )
 
+    def _check_goods_with(self, new_values: dict[UUID, _Line]) -> None:
+        """Refuse a change after which the active items' goods total would not fit."""
+        lines = [new_values.get(i.item_id, i) for i in self.active_items]
+        check_goods_total(lines, self.exchange_rate)
+
     def _active_item(self, item_id: UUID) -> Item:
         item = self.item(item_id)
         if not item.active:
@@ -744,6 +802,19 @@ def _customer_of(command: contract.PlaceOrder) -> str:
     if command.customer_id is None:
         raise ValidationFailed("customer_id is required when the storefront places an order")
     return command.customer_id
+
+
+def _check_paid_total(name: str, total_vnd: Decimal, payment_id: str) -> None:
+    """Money the order's events could not carry: refused, so it is dead-lettered at once (an
+    operator has to look at it) instead of failing on the event, attempt after attempt."""
+    if total_vnd > MAX_VND:
+        raise PaymentsTooLarge(
+            f"payment {payment_id} would bring {name} to {total_vnd:,} VND, above the "
+            f"{MAX_VND:,} VND a money field holds",
+            payment_id=payment_id,
+            limit_vnd=MAX_VND,
+            **{name: total_vnd},
+        )
 
 
 def _selected_services(requested: list[ServiceCode]) -> list[ServiceCode]:

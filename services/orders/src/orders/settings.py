@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from pydantic import AliasChoices, Field
 
+from azl_contracts.money import DEFAULT_DEPOSIT_RATIO
 from azl_kit.settings import ServiceSettings
 
 
@@ -11,7 +12,7 @@ class OrdersSettings(ServiceSettings):
     SERVICE = "orders"
     DEFAULT_HTTP_PORT = 8001
 
-    deposit_ratio: Decimal = Field(default=Decimal("0.70"), gt=0, le=1)
+    deposit_ratio: Decimal = Field(default=DEFAULT_DEPOSIT_RATIO, gt=0, le=1)
     auto_complete_days: float = Field(
         default=7,
         gt=0,

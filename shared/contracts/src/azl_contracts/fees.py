@@ -27,7 +27,8 @@ class QuoteRequest(Query):
     """``fees.quote``: price a prospective order before it is placed.
 
     Each field has its own limits; a request within them whose amounts together would not
-    fit an 18-digit money field is refused with ``limit_exceeded``, naming those amounts."""
+    fit an 18-digit money field, or whose goods are more than an order may hold (17 digits of
+    dong, as orders refuses them), is refused with ``limit_exceeded``, naming those amounts."""
 
     NAME: ClassVar[str] = "fees.quote"
 
@@ -60,6 +61,12 @@ class Quote(Reply):
     fees_total_vnd: VND
     total_vnd: VND
     required_deposit_vnd: VND
+    deposit_ratio: Decimal | None = Field(
+        default=None,
+        description="The share of the goods total the required deposit was priced with (the "
+        "fees catalog's). The orders service decides the deposit of a placed order "
+        "(AZL_DEPOSIT_RATIO, same default); the order's required_deposit_vnd is the one owed.",
+    )
     priced_on_delivery: list[ServiceCode] = Field(
         default_factory=list,
         description="On-completion fees that will be charged at delivery but could not be "
