@@ -34,6 +34,8 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aio_pika.exceptions import AMQPError
 
+from azl_contracts.topology import all_queues
+
 AMQP_ENV = "AZL_TEST_AMQP_URL"
 DATABASE_ENV = "AZL_TEST_DATABASE_URL"
 
@@ -185,6 +187,14 @@ def _cleaned_up(infra: Infra) -> Iterator[None]:
         yield
     finally:
         asyncio.run(remove_everything(infra))
+
+
+def created_queue_names(infra: Infra) -> list[str]:
+    """The queues the topology declares in ``infra``'s namespace, with their DLQs."""
+    names = []
+    for spec in all_queues():
+        names += [infra.name(spec.name), infra.name(spec.dead_letter_queue)]
+    return names
 
 
 @dataclass(frozen=True)
