@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -24,13 +25,18 @@ async def metric(base_url: str, name: str, **labels: str) -> float:
 
 
 async def metric_reaches(
-    base_url: str, name: str, at_least: float, *, timeout: float = 20.0, **labels: str
+    base_url: str,
+    name: str,
+    at_least: float,
+    labels: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 20.0,
 ) -> float:
     """Wait until the metric is at least ``at_least``; its value then (or the last one seen,
     which the caller's assertion shows, when the time is up)."""
     deadline = time.monotonic() + timeout
     while True:
-        value = await metric(base_url, name, **labels)
+        value = await metric(base_url, name, **(labels or {}))
         if value >= at_least or time.monotonic() > deadline:
             return value
         await asyncio.sleep(0.05)

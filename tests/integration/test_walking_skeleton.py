@@ -124,8 +124,7 @@ async def _until_deposits_settled(bus: Bus, platform: Platform, counts: Counts) 
             platform.url(service),
             "azl_messages_handled_total",
             counts[service],
-            queue=bus.infra.name(f"{service}.payment-events"),
-            message_type=DEPOSIT_TYPE,
+            {"queue": bus.infra.name(f"{service}.payment-events"), "message_type": DEPOSIT_TYPE},
         )
         for service in DEPOSIT_CONSUMERS
     }
