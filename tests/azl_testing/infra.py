@@ -7,35 +7,34 @@ Where they come from, in order:
    engine answers;
 3. otherwise the run fails, saying so: it never silently skips.
 
-Every run gets its own namespace (``{ns}`` prefix of every exchange and queue) and its own
-databases, and removes exactly those at the end — nothing it did not create.
+Every run gets its own namespace (``{ns}`` prefix of every exchange, queue and broker user)
+and its own databases (``{ns}_`` prefix), and removes exactly what carries its prefix at the
+end — whatever created it (a service, a test's observer, a definitions import), and nothing
+of another run sharing the servers. What the broker holds is listed with ``rabbitmqctl``
+(locally or inside the testcontainers broker): AMQP cannot list queues.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shlex
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import asyncpg
-from aio_pika.exceptions import ChannelNotFoundEntity
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aio_pika.exceptions import AMQPError
 
-from azl_contracts.topology import (
-    COMMANDS_EXCHANGE,
-    DEAD_LETTER_EXCHANGE,
-    EVENTS_EXCHANGE,
-    REPLIES_EXCHANGE,
-    SERVICES,
-    all_queues,
-)
+from azl_contracts.topology import all_queues
 
 AMQP_ENV = "AZL_TEST_AMQP_URL"
 DATABASE_ENV = "AZL_TEST_DATABASE_URL"
@@ -52,6 +51,9 @@ class Infra:
     namespace: str
     source: str
     rabbitmq_container: Any = None  # testcontainers' container, when it started one
+    rabbitmq_nodes: tuple[str, ...] = ()
+    """Node names for ``rabbitmqctl -n`` (the first that answers), when the broker at
+    ``amqp_url`` is not the local default node (a local cluster)."""
 
     def rabbitmqctl(self, *args: str, stdin: bytes | None = None) -> str:
         """Run rabbitmqctl against the test broker: inside its container, or locally."""
@@ -70,13 +72,30 @@ class Infra:
             return str(output.decode(errors="replace"))
         if shutil.which("rabbitmqctl") is None:
             raise InfrastructureUnavailable(
-                "this test manages broker users with rabbitmqctl: run it on the broker's host "
-                "or let testcontainers start the broker"
+                "the tests list and manage what the broker holds with rabbitmqctl: run them on "
+                "the broker's host or let testcontainers start the broker"
             )
-        result = subprocess.run(
-            ["rabbitmqctl", *args], input=stdin, capture_output=True, check=True, timeout=120
-        )
-        return result.stdout.decode(errors="replace")
+        failures = []
+        for node in self.rabbitmq_nodes or (None,):
+            target = ["-n", node] if node else []
+            result = subprocess.run(
+                ["rabbitmqctl", *target, *args], input=stdin, capture_output=True, timeout=120
+            )
+            if result.returncode == 0:
+                return result.stdout.decode(errors="replace")
+            failures.append(f"{node or 'default node'}: {result.stderr.decode(errors='replace')}")
+        raise RuntimeError(f"rabbitmqctl {args}: " + "; ".join(failures))
+
+    def owns(self, name: str) -> bool:
+        """Whether a broker or database name carries this run's prefix (``{ns}.``, ``{ns}-``,
+        ``{ns}_``) — never a name of another run, whose namespace merely starts alike."""
+        rest = name.removeprefix(self.namespace)
+        return rest != name and rest[:1] in (".", "-", "_")
+
+    @property
+    def vhost(self) -> str:
+        path = unquote(urlsplit(self.amqp_url).path)
+        return path[1:] if len(path) > 1 else "/"
 
     @property
     def database_prefix(self) -> str:
@@ -158,6 +177,12 @@ def provide() -> Iterator[Infra]:
 
 @contextmanager
 def _cleaned_up(infra: Infra) -> Iterator[None]:
+    try:  # fail now, not after the run, if what the broker holds cannot be listed
+        asyncio.run(leftovers(infra))
+    except RuntimeError as error:
+        raise InfrastructureUnavailable(
+            f"cannot list what the test broker holds: {error}"
+        ) from error
     try:
         yield
     finally:
@@ -165,61 +190,120 @@ def _cleaned_up(infra: Infra) -> Iterator[None]:
 
 
 def created_queue_names(infra: Infra) -> list[str]:
+    """The queues the topology declares in ``infra``'s namespace, with their DLQs."""
     names = []
     for spec in all_queues():
         names += [infra.name(spec.name), infra.name(spec.dead_letter_queue)]
     return names
 
 
-def created_exchange_names(infra: Infra) -> list[str]:
-    names = (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE, REPLIES_EXCHANGE)
-    return [infra.name(e) for e in names]
+@dataclass(frozen=True)
+class BrokerHoldings:
+    """What the broker holds under a run's prefix."""
+
+    queues: list[str]
+    exchanges: list[str]
+    users: list[str]
+
+    def described(self) -> list[str]:
+        return (
+            [f"queue {q}" for q in self.queues]
+            + [f"exchange {e}" for e in self.exchanges]
+            + [f"broker user {u}" for u in self.users]
+        )
 
 
-async def remove_everything(infra: Infra) -> None:
-    """Delete this run's queues, exchanges and databases — and only those."""
-    connection = await aio_pika.connect(infra.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for queue in created_queue_names(infra):
-            await channel.queue_delete(queue)
-        for exchange in created_exchange_names(infra):
-            await channel.exchange_delete(exchange)
-    conn = await asyncpg.connect(infra.admin_database_url)
+def _listed(infra: Infra, what: str, *columns: str, vhost: bool = True) -> list[dict[str, Any]]:
+    scope = ["-p", infra.vhost] if vhost else []
+    output = infra.rabbitmqctl(what, *scope, *columns, "--quiet", "--formatter", "json")
+    rows: list[dict[str, Any]] = json.loads(output)
+    return rows
+
+
+async def broker_holdings(infra: Infra, connection: AbstractConnection) -> BrokerHoldings:
+    """Every queue, exchange and user of ``infra``'s namespace on the broker.
+
+    A probe queue declared through ``connection`` must show in the listing: otherwise
+    rabbitmqctl reaches another broker than the tests do, and an empty listing would prove
+    nothing."""
+    probe = infra.name(f"leftover-probe-{secrets.token_hex(4)}")
+    channel = await connection.channel()
+    await channel.declare_queue(probe, exclusive=True, auto_delete=True)
     try:
-        for service in SERVICES:
-            await conn.execute(
-                f'DROP DATABASE IF EXISTS "{infra.database_prefix}{service}" WITH (FORCE)'
-            )
+        queues, exchanges, users = await asyncio.gather(
+            asyncio.to_thread(_listed, infra, "list_queues", "name"),
+            asyncio.to_thread(_listed, infra, "list_exchanges", "name"),
+            asyncio.to_thread(_listed, infra, "list_users", vhost=False),
+        )
     finally:
-        await conn.close()
+        await channel.queue_delete(probe)
+        await channel.close()
+    queue_names = [str(q["name"]) for q in queues]
+    if probe not in queue_names:
+        raise InfrastructureUnavailable(
+            f"rabbitmqctl lists another broker than {urlsplit(infra.amqp_url).netloc}: "
+            "run the tests on the broker's host, give Infra the broker's rabbitmq_nodes, "
+            "or let testcontainers start the broker"
+        )
+    return BrokerHoldings(
+        queues=sorted(q for q in queue_names if infra.owns(q) and q != probe),
+        exchanges=sorted(str(e["name"]) for e in exchanges if infra.owns(str(e["name"]))),
+        users=sorted(str(u["user"]) for u in users if infra.owns(str(u["user"]))),
+    )
 
 
-async def leftovers(infra: Infra) -> list[str]:
-    """What of this run is still on the servers (empty after ``remove_everything``)."""
-    found = []
-    connection = await aio_pika.connect(infra.amqp_url)
-    async with connection:
-        for queue in created_queue_names(infra):
-            channel = await connection.channel()
-            try:
-                await channel.declare_queue(queue, passive=True)
-                found.append(f"queue {queue}")
-            except ChannelNotFoundEntity:
-                pass
-        for exchange in created_exchange_names(infra):
-            channel = await connection.channel()
-            try:
-                await channel.declare_exchange(exchange, passive=True)
-                found.append(f"exchange {exchange}")
-            except ChannelNotFoundEntity:
-                pass
+async def databases(infra: Infra) -> list[str]:
+    """The databases of ``infra``'s namespace on the PostgreSQL server."""
     conn = await asyncpg.connect(infra.admin_database_url)
     try:
         rows = await conn.fetch(
             "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", infra.database_prefix
         )
-        found += [f"database {r['datname']}" for r in rows]
     finally:
         await conn.close()
-    return found
+    return sorted(str(r["datname"]) for r in rows)
+
+
+async def remove_everything(infra: Infra) -> None:
+    """Delete what carries this run's prefix on the servers — and nothing else. A name that
+    cannot be deleted (an exclusive queue of a connection still open) is left for
+    ``leftovers`` to report."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    async with connection:
+        holdings = await broker_holdings(infra, connection)
+        channel = await connection.channel()
+        for queue in holdings.queues:
+            channel = await _deleting(connection, channel, channel.queue_delete, queue)
+        for exchange in holdings.exchanges:
+            channel = await _deleting(connection, channel, channel.exchange_delete, exchange)
+    for user in holdings.users:
+        await asyncio.to_thread(infra.rabbitmqctl, "delete_user", user)
+    conn = await asyncpg.connect(infra.admin_database_url)
+    try:
+        for database in await databases(infra):
+            quoted = database.replace('"', '""')
+            await conn.execute(f'DROP DATABASE IF EXISTS "{quoted}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _deleting(
+    connection: AbstractConnection,
+    channel: AbstractChannel,
+    delete: Callable[[str], Awaitable[object]],
+    name: str,
+) -> AbstractChannel:
+    """``delete(name)``; a refusal closes the channel, so go on with a new one."""
+    try:
+        await delete(name)
+    except AMQPError:
+        return await connection.channel()
+    return channel
+
+
+async def leftovers(infra: Infra) -> list[str]:
+    """What of this run is still on the servers (empty after ``remove_everything``)."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    async with connection:
+        holdings = await broker_holdings(infra, connection)
+    return holdings.described() + [f"database {d}" for d in await databases(infra)]

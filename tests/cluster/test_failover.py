@@ -32,7 +32,7 @@ from azl_testing.processes import ServiceProcess
 from azl_contracts import Message
 from azl_contracts.topology import all_queues
 
-from .cluster import RESULTS, Cluster
+from .cluster import NODES, RESULTS, Cluster, node_name
 
 N = 1000
 RATE = 50  # placements per second offered: at least 20 s of them, through both node losses
@@ -47,7 +47,13 @@ FAST_RETRIES = {
 
 @pytest.fixture
 def cluster_infra(infra: Infra, cluster: Cluster) -> Iterator[Infra]:
-    own = replace(infra, amqp_url=cluster.url, namespace=new_namespace())
+    own = replace(
+        infra,
+        amqp_url=cluster.url,
+        namespace=new_namespace(),
+        rabbitmq_container=None,
+        rabbitmq_nodes=tuple(node_name(i) for i in range(1, NODES + 1)),  # for rabbitmqctl
+    )
     try:
         yield own
     finally:

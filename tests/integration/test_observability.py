@@ -1,14 +1,19 @@
-"""One flow is traceable: its correlation id is on every log line it causes, in every service."""
+"""Observability: one flow's correlation id is on every log line it causes, in every
+service; the metrics count what the pipeline did; health and readiness answer."""
 
 from __future__ import annotations
 
 import json
+import time
 from uuid import uuid4
 
 from azl_testing import builders
-from azl_testing.bus import Bus
+from azl_testing.bus import Bus, Received
+from azl_testing.metrics import metric, metric_reaches
 from azl_testing.notifications import NotificationsApi, set_preferences, subscribe, unsubscribe
 from azl_testing.webhooks import WebhookReceiver
+
+from azl_contracts import orders as o
 
 from .conftest import Platform
 
@@ -92,12 +97,88 @@ async def test_a_commands_correlation_id_is_in_the_logs_of_every_service_it_reac
 
 
 async def test_metrics_count_handled_messages(bus: Bus, platform: Platform) -> None:
+    orders, queue = platform.url("orders"), bus.infra.name("orders.commands")
+    timed = await metric(orders, "azl_handler_seconds_count", queue=queue)
+    took = await metric(orders, "azl_handler_seconds_sum", queue=queue)
     await bus.request(builders.place_order(builders.customer()))
     async with platform.http("orders") as http:
         metrics = (await http.get("/metrics")).text
     assert 'azl_messages_handled_total{message_type="orders.place-order.v1"' in metrics
     assert "azl_outbox_published_total" in metrics
     assert "process_resident_memory_bytes" in metrics
+    # the handler's time is observed once the message is acked, just after the reply left
+    await metric_reaches(orders, "azl_handler_seconds_count", timed + 1, {"queue": queue})
+    assert await metric(orders, "azl_handler_seconds_count", queue=queue) >= timed + 1
+    assert await metric(orders, "azl_handler_seconds_sum", queue=queue) > took
+
+
+async def test_metrics_count_rejections_and_dead_letters(bus: Bus, platform: Platform) -> None:
+    orders, queue = platform.url("orders"), bus.infra.name("orders.commands")
+    rejected = {"message_type": "orders.cancel-order.v1", "reason_code": "not_found"}
+    not_json = {"queue": queue, "code": "not_json"}
+    rejections = await metric(orders, "azl_commands_rejected_total", **rejected)
+    dead_letters = await metric(orders, "azl_dead_lettered_total", **not_json)
+
+    reply = await bus.request(o.CancelOrder(actor=builders.customer(), order_id=uuid4()))
+    assert reply["reason_code"] == "not_found"
+    poison = await bus.publish_raw(
+        b"{ not json", routing_key="orders.cancel-order", message_type="orders.cancel-order.v1"
+    )
+
+    letter = await _dead_letter(bus, "orders.commands.dlq", poison)
+    assert letter.headers["x-azl-dead-letter-code"] == "not_json"
+    await metric_reaches(orders, "azl_commands_rejected_total", rejections + 1, rejected)
+    assert await metric(orders, "azl_commands_rejected_total", **rejected) == rejections + 1
+    await metric_reaches(orders, "azl_dead_lettered_total", dead_letters + 1, not_json)
+    assert await metric(orders, "azl_dead_lettered_total", **not_json) == dead_letters + 1
+
+
+async def test_a_payment_before_its_order_is_retried_and_counted(
+    bus: Bus, platform: Platform
+) -> None:
+    """Fees waits for an order's ledger (the placement is on another queue): each attempt
+    that finds none is a retry of kind ``waiting``, until the order is placed."""
+    fees, queue = platform.url("fees"), bus.infra.name("fees.payment-events")
+    waiting = {"queue": queue, "kind": "waiting"}
+    retries = await metric(fees, "azl_message_retries_total", **waiting)
+    customer, order_id = builders.customer(), uuid4()
+
+    message_id = await bus.emit(builders.payment(order_id, 123_000, payment_id=f"early-{order_id}"))
+    await metric_reaches(fees, "azl_message_retries_total", retries + 1, waiting)
+    assert await metric(fees, "azl_message_retries_total", **waiting) >= retries + 1
+    await bus.send(builders.place_order(customer, order_id=order_id))
+
+    [ledger] = await bus.wait_for(
+        "fees.ledger.updated",
+        lambda e: e.json["order_id"] == str(order_id) and e.json["payments_total_vnd"] != "0",
+    )
+    assert ledger.json["payments_total_vnd"] == "123000"
+    # orders takes no payment for an order it does not know: an operator sees it
+    letter = await _dead_letter(bus, "orders.payment-events.dlq", message_id)
+    assert letter.headers["x-azl-dead-letter-code"] == "not_applicable"
+
+
+async def _dead_letter(bus: Bus, queue: str, message_id: str) -> Received:
+    """The dead letter of one message (others in the queue are taken out too)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        letters = await bus.drain_queue(queue, wait=0.2, expect=0)
+        found = [m for m in letters if m.message_id == message_id]
+        if found:
+            return found[0]
+    raise AssertionError(f"{message_id} never reached {queue}")
+
+
+async def test_every_service_is_alive_and_ready(platform: Platform) -> None:
+    for name in platform.services:
+        async with platform.http(name) as http:
+            alive, ready = await http.get("/healthz"), await http.get("/readyz")
+        assert (alive.status_code, alive.json()) == (200, {"status": "ok"})
+        assert ready.status_code == 200
+        assert ready.json() == {
+            "ready": True,
+            "checks": {"started": "ok", "broker": "ok", "database": "ok"},
+        }
 
 
 async def test_every_service_serves_its_asyncapi_document_and_page(platform: Platform) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from azl_testing.infra import Infra
 from azl_testing.processes import JWT_SECRET, free_port
 
@@ -42,6 +46,52 @@ def _still_running(namespace: str) -> list[int]:
     return alive
 
 
+class _Output:
+    """``azl run``'s standard output, read line by line on a thread so that waiting for a
+    line has a deadline and ends, with what was printed, if the process dies."""
+
+    def __init__(self, run: subprocess.Popen[str]) -> None:
+        assert run.stdout is not None
+        self._run = run
+        self._stdout = run.stdout
+        self._queue: queue.Queue[str] = queue.Queue()
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._stdout:
+            self._queue.put(line)
+        self._queue.put("")  # end of output
+
+    def until(
+        self, condition: Callable[[list[str]], bool], log_dir: Path, timeout: float = 120
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(self.lines):
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(
+                    f"azl run printed no such line in {timeout:g} s:\n{self._shown(log_dir)}"
+                )
+            if line == "":
+                code = self._run.wait(timeout=30)
+                pytest.fail(
+                    f"azl run ended (exit {code}) before it was ready:\n{self._shown(log_dir)}"
+                )
+            self.lines.append(line)
+
+    def close(self) -> None:
+        """After the process ended: the reader has seen the end of its output."""
+        self._reader.join(timeout=30)
+        self._stdout.close()
+
+    def _shown(self, log_dir: Path) -> str:
+        stderr = (log_dir / "run.log").read_text(errors="replace")[-3000:]
+        return "".join(self.lines) + "\n--- stderr ---\n" + stderr
+
+
 def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -> None:
     ports = {name: free_port() for name in SERVICES}
     env = {
@@ -59,19 +109,14 @@ def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -
         stderr=log,
         text=True,
     )
+    output = _Output(run)
     try:
-        assert run.stdout is not None
-        printed = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = run.stdout.readline()
-            printed.append(line)
-            if "is running" in line:
-                break
-            assert run.poll() is None, "".join(printed)
-        while sum("API http" in line for line in printed) < len(SERVICES):
-            printed.append(run.stdout.readline())  # where every API, AsyncAPI page and metrics is
-        listing = "".join(printed)
+        # ready, then where every API, AsyncAPI page and metrics endpoint is
+        output.until(lambda lines: any("is running" in line for line in lines), tmp_path)
+        output.until(
+            lambda lines: sum("API http" in line for line in lines) >= len(SERVICES), tmp_path
+        )
+        listing = "".join(output.lines)
         for port in ports.values():
             assert f"http://127.0.0.1:{port}/docs" in listing
             assert f"http://127.0.0.1:{port}/asyncapi" in listing
@@ -104,7 +149,6 @@ def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -
         run.send_signal(signal.SIGINT)  # Ctrl-C
         code = run.wait(timeout=60)
         log.close()
-        if run.stdout is not None:
-            run.stdout.close()
+        output.close()
     assert code == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert _still_running(fresh_infra.namespace) == []

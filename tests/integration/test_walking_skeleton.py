@@ -12,6 +12,7 @@ import httpx
 import pytest
 from azl_testing import builders, flows
 from azl_testing.bus import Bus
+from azl_testing.metrics import metric, metric_reaches
 from azl_testing.tokens import bearer
 
 from azl_contracts import orders as o
@@ -20,6 +21,7 @@ from azl_contracts.common import OrderStatus
 from .conftest import Platform
 
 S = OrderStatus
+Counts = dict[str, float]
 
 # goods total (VND) → purchase fee (VND), each computed by hand from spec §4:
 # ≤ 2,000,000 → 3 %; ≤ 20,000,000 → 2.5 %; above → 2 %; minimum 10,000; whole VND half-up.
@@ -79,30 +81,73 @@ async def test_placed_and_deposited_order_flows_through_every_service(
     assert state["paid_vnd"] == int(order.required_deposit)
 
 
-async def test_partial_deposits_reach_the_required_deposit(bus: Bus) -> None:
+async def test_partial_deposits_reach_the_required_deposit(bus: Bus, platform: Platform) -> None:
     order = await flows.place(bus, items=[builders.item("1000.00")], rate="3500")  # 3,500,000
     assert order.required_deposit == 2_450_000
     await bus.emit(builders.deposit(order.order_id, 2_000_000))
     recorded = await bus.wait_for_order("orders.order.deposit-payment-recorded", order.order_id)
     assert recorded[0].json["deposit_paid_vnd"] == "2000000"
-    await bus.settle(quiet=0.3)
+    await _orders_caught_up(bus)
     assert not bus.seen(
         "orders.order.deposited", lambda e: e.json["order_id"] == str(order.order_id)
     )
+    assert (await _order_view(platform, order.order_id))["status"] == "awaiting_deposit"
 
     await bus.emit(builders.deposit(order.order_id, 450_000))
     deposited = await bus.wait_for_order("orders.order.deposited", order.order_id)
     assert deposited[0].json["deposit_paid_vnd"] == "2450000"
 
 
+DEPOSIT_TYPE = "payments.deposit.received.v1"
+DEPOSIT_CONSUMERS = ("orders", "fees")  # the services whose inbox takes a deposit
+
+
+async def _deposits_settled(bus: Bus, platform: Platform, outcome: str | None = None) -> Counts:
+    """How many deliveries of a deposit each of its consumers has settled (acked)."""
+    labels = {"outcome": outcome} if outcome else {}
+    return {
+        service: await metric(
+            platform.url(service),
+            "azl_messages_handled_total",
+            queue=bus.infra.name(f"{service}.payment-events"),
+            message_type=DEPOSIT_TYPE,
+            **labels,
+        )
+        for service in DEPOSIT_CONSUMERS
+    }
+
+
+async def _until_deposits_settled(bus: Bus, platform: Platform, counts: Counts) -> Counts:
+    """Wait until each consumer has settled ``counts`` deliveries (its inbox decided)."""
+    return {
+        service: await metric_reaches(
+            platform.url(service),
+            "azl_messages_handled_total",
+            counts[service],
+            {"queue": bus.infra.name(f"{service}.payment-events"), "message_type": DEPOSIT_TYPE},
+        )
+        for service in DEPOSIT_CONSUMERS
+    }
+
+
+def _plus(counts: Counts, n: int) -> Counts:
+    return {service: count + n for service, count in counts.items()}
+
+
 async def test_the_same_deposit_delivered_twice_counts_once(bus: Bus, platform: Platform) -> None:
     order = await flows.place(bus, items=[builders.item("200.00")], rate="3500")
     deposit = builders.deposit(order.order_id, order.required_deposit)
     message_id = str(uuid4())
+    settled, duplicates = (
+        await _deposits_settled(bus, platform),
+        await _deposits_settled(bus, platform, "duplicate"),
+    )
     await bus.emit(deposit, message_id=message_id)
     await bus.emit(deposit, message_id=message_id)
     await bus.wait_for_order("fees.fee.charged", order.order_id)
-    await bus.settle(quiet=1.0)
+    assert await _until_deposits_settled(bus, platform, _plus(settled, 2)) == _plus(settled, 2)
+    assert await _deposits_settled(bus, platform, "duplicate") == _plus(duplicates, 1)
+    await _orders_caught_up(bus)
 
     def of_order(prefix: str) -> int:
         return len(bus.seen(prefix, lambda e: e.json.get("order_id") == str(order.order_id)))
@@ -112,9 +157,40 @@ async def test_the_same_deposit_delivered_twice_counts_once(bus: Bus, platform: 
     assert of_order("fees.fee.charged") == 1
     ledgers = bus.seen("fees.ledger.updated", lambda e: e.json["order_id"] == str(order.order_id))
     assert Decimal(ledgers[-1].json["payments_total_vnd"]) == order.required_deposit
-    async with platform.http("orders") as http:
-        view = (await http.get(f"/orders/{order.order_id}", headers=bearer("ops", "staff"))).json()
+    view = await _order_view(platform, order.order_id)
     assert view["info"]["deposit_paid_vnd"] == int(order.required_deposit)
+
+
+async def test_a_redelivered_deposit_counts_once_even_under_another_payment_id(
+    bus: Bus, platform: Platform
+) -> None:
+    """The inbox alone decides: the orders and fees rules also skip a payment id they have
+    seen, so here the second delivery (same message id) names a payment id never seen."""
+    order = await flows.place(bus, items=[builders.item("200.00")], rate="3500")
+    message_id = str(uuid4())
+    first = builders.deposit(order.order_id, order.required_deposit, payment_id="pay-first")
+    again = builders.deposit(order.order_id, order.required_deposit, payment_id="pay-again")
+    settled = await _deposits_settled(bus, platform)
+    duplicates = await _deposits_settled(bus, platform, "duplicate")
+
+    await bus.emit(first, message_id=message_id)
+    await bus.wait_for_order("fees.fee.charged", order.order_id)
+    assert await _until_deposits_settled(bus, platform, _plus(settled, 1)) == _plus(settled, 1)
+    await bus.emit(again, message_id=message_id)
+    assert await _until_deposits_settled(bus, platform, _plus(settled, 2)) == _plus(settled, 2)
+
+    assert await _deposits_settled(bus, platform, "duplicate") == _plus(duplicates, 1)
+    view = await _order_view(platform, order.order_id)
+    assert [p["payment_id"] for p in view["payments"]] == ["pay-first"]
+    assert view["info"]["deposit_paid_vnd"] == int(order.required_deposit)
+    async with platform.http("fees") as http:
+        ledger = (
+            await http.get(f"/ledgers/{order.order_id}", headers=bearer("ops", "staff"))
+        ).json()
+    payments = [e["reference"] for e in ledger["entries"] if e["kind"] == "payment"]
+    assert payments == ["pay-first"]
+    assert ledger["payments_total_vnd"] == int(order.required_deposit)
+    assert ledger["fees"] == {"purchase_fee": 21_000}  # 3 % of 700,000, charged once
 
 
 CANCEL_RESULTS = {
@@ -180,7 +256,7 @@ async def test_a_customer_cannot_cancel_another_customers_order(
     reply = await bus.request(o.CancelOrder(actor=intruder, order_id=order.order_id))
     assert reply["status"] == "rejected"
     assert reply["reason_code"] == "forbidden"
-    await bus.settle(quiet=0.3)
+    await _orders_caught_up(bus)
     caused = bus.seen(where=lambda e: e.causation_id == reply["command_id"])
     assert [e.type for e in caused] == ["orders.command.rejected.v1"]
     async with platform.http("orders") as http:
@@ -215,6 +291,24 @@ async def test_reply_to_receives_the_outcome(bus: Bus) -> None:
     assert rejected["status"] == "rejected"
     assert rejected["reason_code"] == "not_found"
     assert rejected["events"][0]["type"] == "orders.command.rejected.v1"
+
+
+async def _orders_caught_up(bus: Bus) -> None:
+    """Until every event orders published so far has reached the bus: orders publishes on one
+    channel, in commit order, so the outcome of a command sent now comes after all of them."""
+    reply = await bus.request(o.CancelOrder(actor=builders.customer(), order_id=uuid4()))
+    assert reply["reason_code"] == "not_found"
+    await bus.wait_for(
+        "orders.command.rejected", lambda e: e.json["command_id"] == reply["command_id"]
+    )
+
+
+async def _order_view(platform: Platform, order_id: object) -> dict[str, Any]:
+    async with platform.http("orders") as http:
+        response = await http.get(f"/orders/{order_id}", headers=bearer("ops", "staff"))
+    assert response.status_code == 200, response.text
+    view: dict[str, Any] = response.json()
+    return view
 
 
 async def _eventually_json(

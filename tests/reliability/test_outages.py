@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import httpx
 import pytest
 from azl_testing import builders, flows
 from azl_testing.bus import Bus
@@ -64,7 +67,7 @@ async def test_broker_connection_cut_and_restored(platform: FaultPlatform, bus: 
     connected = {name: _open_links(platform.amqp, process) for name, process in services.items()}
     cut_at = datetime.now(UTC)
     platform.amqp.cut()
-    await asyncio.sleep(auto_complete_seconds + 2)
+    during_cut = await _watch_orders(services["orders"], seconds=auto_complete_seconds + 2)
     platform.amqp.restore()
     restored_at = datetime.now(UTC)
     reconnected = await wait_until(
@@ -103,9 +106,60 @@ async def test_broker_connection_cut_and_restored(platform: FaultPlatform, bus: 
     assert tally.lost == tally.duplicated == tally.dlq == 0
     assert sorted(completed.values()) == [1] * 20
     assert committed_during_cut > 0, "nothing was committed while the broker was away"
+    # what waited in the outbox showed as its backlog, and is gone now it is published
+    assert during_cut.outbox_backlog > 0
+    assert await _outbox_drained(services["orders"]), "the outbox backlog stayed above 0"
+    assert during_cut.readiness == {"broker": "unreachable"}
     for process in services.values():
         assert process.process is not None
         assert process.process.poll() is None  # still running: reconnected by itself
+
+
+@dataclass
+class _Watched:
+    """What a service's health endpoints and outbox gauge said during an outage."""
+
+    readiness: dict[str, str] = field(default_factory=dict)  # failed checks, when not ready
+    alive: bool = True
+    outbox_backlog: float = 0.0
+
+
+async def _watch_orders(process: ServiceProcess, seconds: float) -> _Watched:
+    """Watch for ``seconds``: the first time /readyz answers 503, its failed checks; whether
+    /healthz answered 200 each time; the highest outbox backlog."""
+    watched = _Watched()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status, failed = await asyncio.to_thread(_ready, process)
+        if status == 503 and not watched.readiness:
+            watched.readiness = failed
+        watched.alive &= await asyncio.to_thread(_alive, process)
+        backlog = await metric(process, "azl_outbox_backlog")
+        watched.outbox_backlog = max(watched.outbox_backlog, backlog)
+        await asyncio.sleep(0.25)
+    return watched
+
+
+def _ready(process: ServiceProcess) -> tuple[int, dict[str, str]]:
+    """/readyz's status and the checks that failed (``unreachable: OSError`` → ``unreachable``)."""
+    response = httpx.get(f"{process.base_url}/readyz", timeout=10)
+    checks = response.json()["checks"]
+    failed = {name: value.split(":")[0] for name, value in checks.items() if value != "ok"}
+    return response.status_code, failed
+
+
+def _alive(process: ServiceProcess) -> bool:
+    response = httpx.get(f"{process.base_url}/healthz", timeout=10)
+    return response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def _outbox_drained(process: ServiceProcess, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while await metric(process, "azl_outbox_backlog") > 0:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.25)
+    return True
 
 
 def _open_links(proxy: Proxy, process: ServiceProcess) -> list[Link]:
@@ -132,8 +186,9 @@ async def test_database_unreachable_for_a_few_seconds(platform: FaultPlatform, b
     connected = _open_links(platform.database, orders)
     platform.database.cut()
     handled_at_cut = len(bus.seen("orders.order.placed"))
-    await asyncio.sleep(3)
+    during_cut = await _watch_orders(orders, seconds=3)
     platform.database.restore()
+    ready_again = await wait_until(lambda: _ready(orders) == (200, {}), 30)
     await publishing
     await wait_until(lambda: tally_commands(bus, ids, "orders.order.placed").lost == 0, 90)
 
@@ -152,6 +207,10 @@ async def test_database_unreachable_for_a_few_seconds(platform: FaultPlatform, b
     assert all(link.cut for link in connected)
     assert handled_at_cut < N
     assert retries > 0, "no handler attempt failed while the database was away"
+    # while it was away the service was alive but not ready, saying why; then ready again
+    assert during_cut.readiness == {"database": "unreachable"}
+    assert during_cut.alive
+    assert ready_again
     assert tally.lost == tally.duplicated == 0
     assert tally.dlq == 0, why(letters)
 

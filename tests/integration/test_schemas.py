@@ -1,4 +1,4 @@
-"""The notifications migrations build exactly the tables ``notifications.storage`` declares.
+"""Each service's migrations build exactly the tables its ``storage`` module declares.
 
 Migrations are hand-written; comparing the database the service migrated on start with the
 metadata (alembic ``compare_metadata``) catches a column or an index one side forgot.
@@ -6,20 +6,24 @@ metadata (alembic ``compare_metadata``) catches a column or an index one side fo
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from azl_testing.infra import Infra
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from notifications.storage import metadata
-
-from .conftest import Platform
+from .conftest import SERVICES, Platform
 
 
+@pytest.mark.parametrize("service", SERVICES)
 async def test_the_migrated_database_is_what_the_code_declares(
-    infra: Infra, platform: Platform
+    infra: Infra, platform: Platform, service: str
 ) -> None:
-    engine = create_async_engine(infra.database_url("notifications"), pool_size=1)
+    metadata: MetaData = importlib.import_module(f"{service}.storage").metadata
+    engine = create_async_engine(infra.database_url(service), pool_size=1)
     try:
         async with engine.connect() as conn:
             differences = await conn.run_sync(
@@ -27,4 +31,5 @@ async def test_the_migrated_database_is_what_the_code_declares(
             )
     finally:
         await engine.dispose()
+    assert metadata.tables, f"{service}.storage declares no table"
     assert differences == []
