@@ -285,3 +285,16 @@ class Bus:
             await asyncio.sleep(0.05)
         await channel.close()
         return taken
+
+    async def dead_letter(self, relative_queue: str, message_id: str) -> Received:
+        """The dead letter of ``message_id`` in one of this run's DLQs, once it is there
+        (taken out of the queue with everything read before it)."""
+        for _ in range(100):
+            found = [
+                m
+                for m in await self.drain_queue(relative_queue, wait=0.1, expect=0)
+                if m.message_id == message_id
+            ]
+            if found:
+                return found[0]
+        raise AssertionError(f"{message_id} never reached {relative_queue}")

@@ -503,25 +503,13 @@ async def test_a_payment_no_money_field_could_carry_is_dead_lettered_at_once(bus
     huge = payment(oid, MAX_VND)
     message_id = await bus.emit(huge)
     for queue in ("fees.payment-events.dlq", "orders.payment-events.dlq"):
-        dead = await dead_letter(bus, queue, message_id)
+        dead = await bus.dead_letter(queue, message_id)
         assert dead.headers["x-azl-dead-letter-code"] == "not_applicable"
         assert dead.headers["x-azl-dead-letter-reason"].startswith("limit_exceeded: "), queue
         assert dead.headers["x-azl-attempts"] == 1
     await bus.settle(quiet=0.3)
     assert not bus.seen("fees.", lambda e: e.causation_id == message_id)
     assert not bus.seen("orders.", lambda e: e.causation_id == message_id)
-
-
-async def dead_letter(bus: Bus, queue: str, message_id: str) -> Any:
-    for _ in range(100):
-        found = [
-            m
-            for m in await bus.drain_queue(queue, wait=0.1, expect=0)
-            if m.message_id == message_id
-        ]
-        if found:
-            return found[0]
-    raise AssertionError(f"{message_id} never reached {queue}")
 
 
 # --- refunds from complaints -------------------------------------------------------------

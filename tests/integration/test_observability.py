@@ -4,11 +4,10 @@ service; the metrics count what the pipeline did; health and readiness answer.""
 from __future__ import annotations
 
 import json
-import time
 from uuid import uuid4
 
 from azl_testing import builders
-from azl_testing.bus import Bus, Received
+from azl_testing.bus import Bus
 from azl_testing.metrics import metric, metric_reaches
 from azl_testing.notifications import NotificationsApi, set_preferences, subscribe, unsubscribe
 from azl_testing.webhooks import WebhookReceiver
@@ -125,7 +124,7 @@ async def test_metrics_count_rejections_and_dead_letters(bus: Bus, platform: Pla
         b"{ not json", routing_key="orders.cancel-order", message_type="orders.cancel-order.v1"
     )
 
-    letter = await _dead_letter(bus, "orders.commands.dlq", poison)
+    letter = await bus.dead_letter("orders.commands.dlq", poison)
     assert letter.headers["x-azl-dead-letter-code"] == "not_json"
     await metric_reaches(orders, "azl_commands_rejected_total", rejections + 1, rejected)
     assert await metric(orders, "azl_commands_rejected_total", **rejected) == rejections + 1
@@ -154,19 +153,8 @@ async def test_a_payment_before_its_order_is_retried_and_counted(
     )
     assert ledger.json["payments_total_vnd"] == "123000"
     # orders takes no payment for an order it does not know: an operator sees it
-    letter = await _dead_letter(bus, "orders.payment-events.dlq", message_id)
+    letter = await bus.dead_letter("orders.payment-events.dlq", message_id)
     assert letter.headers["x-azl-dead-letter-code"] == "not_applicable"
-
-
-async def _dead_letter(bus: Bus, queue: str, message_id: str) -> Received:
-    """The dead letter of one message (others in the queue are taken out too)."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        letters = await bus.drain_queue(queue, wait=0.2, expect=0)
-        found = [m for m in letters if m.message_id == message_id]
-        if found:
-            return found[0]
-    raise AssertionError(f"{message_id} never reached {queue}")
 
 
 async def test_every_service_is_alive_and_ready(platform: Platform) -> None:

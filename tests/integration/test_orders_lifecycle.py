@@ -533,7 +533,7 @@ async def test_a_payment_for_a_cancelled_order_is_dead_lettered(bus: Bus, api: O
     order = await flows.drive_to(bus, S.CANCELLED)
     before = await api.detail(order.order_id)
     message_id = await bus.emit(builders.payment(order.order_id, 50_000))
-    dead = await _dead_letter(bus, "orders.payment-events.dlq", message_id)
+    dead = await bus.dead_letter("orders.payment-events.dlq", message_id)
     assert dead.headers["x-azl-dead-letter-code"] == "not_applicable"
     assert "cancelled" in dead.headers["x-azl-dead-letter-reason"]
     after = await api.detail(order.order_id)
@@ -541,15 +541,3 @@ async def test_a_payment_for_a_cancelled_order_is_dead_lettered(bus: Bus, api: O
     assert after["history"] == before["history"]
     assert after["payments"] == before["payments"]
     assert not bus.seen("orders.order.payment-recorded", lambda e: e.causation_id == message_id)
-
-
-async def _dead_letter(bus: Bus, queue: str, message_id: str) -> Any:
-    for _ in range(100):
-        found = [
-            m
-            for m in await bus.drain_queue(queue, wait=0.1, expect=0)
-            if m.message_id == message_id
-        ]
-        if found:
-            return found[0]
-    raise AssertionError(f"{message_id} never reached {queue}")
