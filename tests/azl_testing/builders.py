@@ -55,8 +55,9 @@ def place_order(
     rate: str | Decimal = "3500",
     services: Sequence[ServiceCode] = (),
     order_id: UUID | None = None,
-) -> o.PlaceOrder:
-    return o.PlaceOrder.model_validate(
+) -> o.PlaceOrderV1:
+    """A place-order as a storefront still on version 1 sends it (the flat address)."""
+    return o.PlaceOrderV1.model_validate(
         {
             "actor": actor.model_dump(),
             "order_id": str(order_id or uuid4()),

@@ -457,7 +457,7 @@ async def cancelled(run: Run) -> None:
     await run.command(o.ApproveCancellation(actor=staff, order_id=order_id))
 
 
-async def _place(run: Run, command: o.PlaceOrder) -> dict[str, Any]:
+async def _place(run: Run, command: o.PlaceOrderV1) -> dict[str, Any]:
     """Place the order and return its placement as published."""
     assert command.order_id is not None
     run.owns(command.order_id)

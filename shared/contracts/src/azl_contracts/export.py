@@ -26,6 +26,7 @@ from .topology import (
     exchange_for,
     messages_for,
 )
+from .versions import versions
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -38,6 +39,10 @@ def message_schema(message: type[Message]) -> dict[str, Any]:
     if message.KIND in (MessageKind.COMMAND, MessageKind.EVENT, MessageKind.QUERY):
         schema["x-routing-key"] = message.routing_key()
         schema["x-exchange"] = "{ns}." + exchange_for(message)
+    successor = versions.successor(message)
+    if successor is not None:
+        schema["deprecated"] = True
+        schema["x-superseded-by"] = successor.message_type()
     roles = getattr(message, "ALLOWED_ROLES", None)
     if message.KIND is MessageKind.COMMAND and roles is not None:
         schema["x-allowed-roles"] = sorted(role.value for role in roles)

@@ -22,7 +22,13 @@ from azl_contracts import Actor, ActorRole, Command, Event, Message
 from azl_contracts import complaints as k
 from azl_contracts import orders as o
 from azl_contracts import payments as p
-from azl_contracts.common import OrderStatus, PaymentMethod, ServiceCode
+from azl_contracts.common import (
+    Delivery,
+    DeliveryAddress,
+    OrderStatus,
+    PaymentMethod,
+    ServiceCode,
+)
 
 S = OrderStatus
 STAFF = Actor(id="demo-staff", role=ActorRole.STAFF)
@@ -78,7 +84,7 @@ class Demo:
                         _item("Áo khoác lông vũ", "459.00", 1),
                         _item("Giày thể thao", "89.50", 2),
                     ],
-                    "delivery_address": ADDRESS,
+                    "delivery": Delivery.of(DeliveryAddress.model_validate(ADDRESS)),
                     "services": [
                         ServiceCode.TALLYING,
                         ServiceCode.INSURANCE,
