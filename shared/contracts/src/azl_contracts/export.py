@@ -1,7 +1,14 @@
 """Generate the JSON Schema of every message and the AsyncAPI document of the topology.
 
-azl-contracts-export            # write shared/contracts/schemas/
+azl-contracts-export            # write shared/contracts/schemas/ and record published/
 azl-contracts-export --check    # exit 1 when the committed files differ from the code
+azl-contracts-export --gate     # exit 1 when the code breaks a published message version
+
+``published/`` holds the schema of every message version as it was published: the export
+adds new versions and compatible changes to it, and refuses a change that would break a
+user of a published version (``compatibility.breaking_changes``), naming the message type
+and the field; such a change is a new version. A version leaves ``published/`` only when
+its file there is deleted by hand, once its migration window is over.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 from . import registry
 from .base import Message, MessageKind
 from .common import REASON_DESCRIPTIONS
+from .compatibility import breaking_changes
 from .topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
@@ -29,6 +37,7 @@ from .topology import (
 from .versions import versions
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "schemas"
+DEFAULT_PUBLISHED = DEFAULT_OUT.parent / "published"
 
 
 def message_schema(message: type[Message]) -> dict[str, Any]:
@@ -170,9 +179,46 @@ def asyncapi_document() -> dict[str, Any]:
 
 
 def generated_files() -> dict[str, str]:
-    files = {f"{m.message_type()}.json": _dump(message_schema(m)) for m in registry}
+    files = message_files()
     files["asyncapi.json"] = _dump(asyncapi_document())
     return files
+
+
+def message_files() -> dict[str, str]:
+    return {f"{m.message_type()}.json": _dump(message_schema(m)) for m in registry}
+
+
+def broken_versions(published: Path, files: dict[str, str] | None = None) -> list[str]:
+    """Every way the code breaks a published version, as ``<type>: <what>``."""
+    files = message_files() if files is None else files
+    problems = []
+    for path in sorted(published.glob("*.json")):
+        message_type = path.name.removesuffix(".json")
+        if path.name not in files:
+            problems.append(
+                f"{message_type}: no longer exported; a published version is withdrawn only "
+                f"by deleting {path.name} from {published.name}/ once its window is over"
+            )
+            continue
+        old = json.loads(path.read_text(encoding="utf-8"))
+        new = json.loads(files[path.name])
+        problems += [f"{message_type}: {change}" for change in breaking_changes(old, new)]
+    return problems
+
+
+def unrecorded(published: Path) -> list[str]:
+    """Versions and compatible changes the code has and ``published/`` does not yet."""
+    return [
+        f"{published.name}/{name}: {'differs' if (published / name).exists() else 'missing'}"
+        for name, text in message_files().items()
+        if not (published / name).exists() or (published / name).read_text("utf-8") != text
+    ]
+
+
+def record(published: Path) -> None:
+    published.mkdir(parents=True, exist_ok=True)
+    for name, text in message_files().items():
+        (published / name).write_text(text, encoding="utf-8")
 
 
 def _dump(document: dict[str, Any]) -> str:
@@ -205,19 +251,37 @@ def differences(out: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="fail when the export is stale")
+    parser.add_argument("--gate", action="store_true", help="fail when a published version breaks")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED)
     args = parser.parse_args(argv)
+    broken = broken_versions(args.published)
+    for problem in broken:
+        print(f"breaking change to a published version: {problem}", file=sys.stderr)
+    if args.gate:
+        if broken:
+            print("publish it as a new version (NAME.v<N+1>) with an upcaster", file=sys.stderr)
+            return 1
+        count = len(list(args.published.glob("*.json")))
+        print(f"no published message version is broken ({count} versions checked)")
+        return 0
     if args.check:
-        problems = differences(args.out)
+        problems = differences(args.out) + unrecorded(args.published)
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
             print("contract export is stale: run `uv run azl-contracts-export`", file=sys.stderr)
+        if problems or broken:
             return 1
         print(f"contract export is current ({len(generated_files())} files)")
         return 0
     write(args.out)
     print(f"wrote {len(generated_files())} files to {args.out}")
+    if broken:
+        print(f"{args.published} left as it was: the changes above break it", file=sys.stderr)
+        return 1
+    record(args.published)
+    print(f"recorded every published version in {args.published}")
     return 0
 
 
