@@ -6,6 +6,7 @@ Run when ``node`` is on PATH (CI has it); ``npm ci`` installs the locked package
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -49,7 +50,8 @@ def test_the_official_asyncapi_parser_finds_no_error_and_no_warning(node_modules
 async def test_a_node_client_places_an_order_and_reads_its_outcome(
     node_modules: Path, infra: Infra, platform: Platform, bus: Bus
 ) -> None:
-    ran = subprocess.run(
+    ran = await asyncio.to_thread(
+        subprocess.run,
         ["node", "place-order.mjs"],
         cwd=NODE_EXAMPLES,
         capture_output=True,

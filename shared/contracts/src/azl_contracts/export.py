@@ -22,8 +22,8 @@ from typing import Any
 from . import registry
 from .base import Message, MessageKind
 from .common import REASON_DESCRIPTIONS
-from .outcomes import CommandOutcome, QueryFailed
 from .compatibility import breaking_changes
+from .outcomes import CommandOutcome, QueryFailed
 from .topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
@@ -125,7 +125,7 @@ def asyncapi_document() -> dict[str, Any]:
         summary = (message.__doc__ or "").strip().splitlines()[0] if message.__doc__ else ""
         successor = versions.successor(message)
         if successor is not None:
-            summary = f"Legacy version, accepted during its migration window; superseded by "
+            summary = "Legacy version, accepted during its migration window; superseded by "
             summary += f"{successor.message_type()}. {summary}".rstrip()
         components_messages[key] = {
             "name": message.message_type(),
