@@ -1,0 +1,149 @@
+"""The reply relay: RPC replies to RabbitMQ's direct reply-to, delivered without giving any
+service the right to write to the default exchange.
+
+A caller using direct reply-to (FastStream's ``broker.request()``, the usual aio-pika RPC
+pattern) consumes ``amq.rabbitmq.reply-to`` and sends its request with that ``reply_to``; the
+broker rewrites it to ``amq.rabbitmq.reply-to.<channel>.<key>``. RabbitMQ delivers a reply to
+such an address only when it is published to the default exchange, and it checks ``write``
+on ``amq.default`` for that publish like for any other (rabbit_channel, basic.publish; the
+reply-to key is recognised only later, when routing). With that right a user may put any
+message into any queue by its name: topic permissions do not apply to the default exchange.
+
+So services publish such a reply to ``{ns}.direct-replies`` (topic; their topic permission
+there allows only ``amq.rabbitmq.reply-to.*`` keys) and this relay, a process with a broker
+user of its own, forwards each to the default exchange under its reply-to key and nothing
+else: RabbitMQ routes a key with that prefix only to the waiting caller, never to a queue
+(rabbit_exchange:route), and the relay copies no ``CC``/``BCC`` header (RabbitMQ 3.x does not
+check those against topic permissions). A reply whose caller is gone is dropped by the
+broker, as with direct reply-to everywhere; one older than a minute is dropped from the
+queue (its caller has given up).
+
+    python -m azl_kit.reply_relay      # AZL_AMQP_URL, AZL_NAMESPACE
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from yarl import URL
+
+from azl_contracts.topology import (
+    DIRECT_REPLIES_EXCHANGE,
+    DIRECT_REPLY_TO_PREFIX,
+    REPLY_RELAY_QUEUE,
+)
+
+from .logging import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+STALE_AFTER_MS = 60_000
+FORWARDED_HEADERS_DROPPED = frozenset({"CC", "BCC"})
+REPLIED_BY_HEADER = "x-azl-replied-by"
+
+
+def forwardable(routing_key: str) -> bool:
+    """Only a direct reply-to address: ``amq.rabbitmq.reply-to.<channel>.<key>``."""
+    rest = routing_key.removeprefix(DIRECT_REPLY_TO_PREFIX)
+    return rest != routing_key and rest.count(".") == 1 and all(rest.split("."))
+
+
+class ReplyRelay:
+    def __init__(self, amqp_url: str, namespace: str, *, prefetch: int = 100) -> None:
+        self._url = amqp_url
+        self._namespace = namespace
+        self._prefetch = prefetch
+        self._user = URL(amqp_url).user or "guest"
+        self._connection: AbstractRobustConnection | None = None
+        self.forwarded = 0
+        self.refused = 0
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(self._url, reconnect_interval=1.0)
+        channel = await self._connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        exchange = await channel.declare_exchange(
+            f"{self._namespace}.{DIRECT_REPLIES_EXCHANGE}",
+            aio_pika.ExchangeType.TOPIC,
+            durable=True,
+        )
+        queue = await channel.declare_queue(
+            f"{self._namespace}.{REPLY_RELAY_QUEUE}",
+            durable=True,
+            arguments={"x-queue-type": "quorum", "x-message-ttl": STALE_AFTER_MS},
+        )
+        await queue.bind(exchange, routing_key=DIRECT_REPLY_TO_PREFIX + "#")
+        self._default = channel.default_exchange
+        await queue.consume(self._forward)
+        log.info("reply relay started", queue=queue.name)
+
+    async def _forward(self, message: AbstractIncomingMessage) -> None:
+        routing_key = message.routing_key or ""
+        if not forwardable(routing_key):
+            self.refused += 1
+            log.warning("not a direct reply-to address; dropped", routing_key=routing_key[:200])
+            await message.ack()
+            return
+        headers = {
+            k: v for k, v in (message.headers or {}).items() if k not in FORWARDED_HEADERS_DROPPED
+        }
+        if message.user_id:
+            headers[REPLIED_BY_HEADER] = message.user_id
+        try:
+            await self._default.publish(
+                aio_pika.Message(
+                    message.body,
+                    headers=headers,
+                    content_type=message.content_type,
+                    message_id=message.message_id,
+                    correlation_id=message.correlation_id,
+                    type=message.type,
+                    timestamp=message.timestamp,
+                    app_id=message.app_id,
+                    user_id=self._user,
+                ),
+                routing_key=routing_key,
+                mandatory=False,
+            )
+        except Exception as error:
+            log.warning("forwarding a reply failed; it goes back", error=repr(error)[:300])
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+            return
+        self.forwarded += 1
+        await message.ack()
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+
+async def run(amqp_url: str, namespace: str) -> None:
+    relay = ReplyRelay(amqp_url, namespace)
+    await relay.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+    await relay.stop()
+    log.info("reply relay stopped", forwarded=relay.forwarded, refused=relay.refused)
+
+
+def main() -> None:
+    configure_logging("reply-relay", os.environ.get("AZL_LOG_LEVEL", "INFO"))
+    asyncio.run(
+        run(
+            os.environ.get("AZL_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+            os.environ.get("AZL_NAMESPACE", "azl"),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
