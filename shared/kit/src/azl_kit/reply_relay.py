@@ -18,13 +18,20 @@ check those against topic permissions). A reply whose caller is gone is dropped 
 broker, as with direct reply-to everywhere; one older than a minute is dropped from the
 queue (its caller has given up).
 
+A malformed reply-to key published to the default exchange makes RabbitMQ 3.10 close the
+publishing connection (``INTERNAL_ERROR``, measured), so the relay forwards only keys of the
+broker's own shape (a base64 Erlang pid and a base64 16-byte key), takes each reply off its
+queue before forwarding it (direct reply-to is at most once anyway: a crafted key can cost
+one reply, never loop), and forwards on a connection of its own that reconnects.
+
     python -m azl_kit.reply_relay      # AZL_AMQP_URL, AZL_NAMESPACE
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import base64
+import binascii
 import os
 import signal
 
@@ -47,10 +54,21 @@ FORWARDED_HEADERS_DROPPED = frozenset({"CC", "BCC"})
 REPLIED_BY_HEADER = "x-azl-replied-by"
 
 
+ERLANG_PID_TERMS = (b"\x83X", b"\x83g")  # external term format: NEW_PID_EXT, PID_EXT
+
+
 def forwardable(routing_key: str) -> bool:
-    """Only a direct reply-to address: ``amq.rabbitmq.reply-to.<channel>.<key>``."""
+    """Only a direct reply-to address as the broker makes them:
+    ``amq.rabbitmq.reply-to.<base64 of the channel's pid>.<base64 of a 16-byte key>``."""
     rest = routing_key.removeprefix(DIRECT_REPLY_TO_PREFIX)
-    return rest != routing_key and rest.count(".") == 1 and all(rest.split("."))
+    parts = rest.split(".")
+    if rest == routing_key or len(parts) != 2:
+        return False
+    try:
+        pid, key = (base64.b64decode(part, validate=True) for part in parts)
+    except (binascii.Error, ValueError):
+        return False
+    return pid.startswith(ERLANG_PID_TERMS) and len(key) == 16
 
 
 class ReplyRelay:
@@ -59,13 +77,17 @@ class ReplyRelay:
         self._namespace = namespace
         self._prefetch = prefetch
         self._user = URL(amqp_url).user or "guest"
-        self._connection: AbstractRobustConnection | None = None
+        self._connections: list[AbstractRobustConnection] = []
         self.forwarded = 0
         self.refused = 0
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self._url, reconnect_interval=1.0)
-        channel = await self._connection.channel(publisher_confirms=True)
+        consuming = await aio_pika.connect_robust(self._url, reconnect_interval=1.0)
+        self._connections.append(consuming)
+        forwarding = await aio_pika.connect_robust(self._url, reconnect_interval=1.0)
+        self._connections.append(forwarding)
+        self._default = (await forwarding.channel(publisher_confirms=True)).default_exchange
+        channel = await consuming.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
         exchange = await channel.declare_exchange(
             f"{self._namespace}.{DIRECT_REPLIES_EXCHANGE}",
@@ -78,16 +100,15 @@ class ReplyRelay:
             arguments={"x-queue-type": "quorum", "x-message-ttl": STALE_AFTER_MS},
         )
         await queue.bind(exchange, routing_key=DIRECT_REPLY_TO_PREFIX + "#")
-        self._default = channel.default_exchange
         await queue.consume(self._forward)
         log.info("reply relay started", queue=queue.name)
 
     async def _forward(self, message: AbstractIncomingMessage) -> None:
+        await message.ack()  # at most once: see the module's docstring
         routing_key = message.routing_key or ""
         if not forwardable(routing_key):
             self.refused += 1
             log.warning("not a direct reply-to address; dropped", routing_key=routing_key[:200])
-            await message.ack()
             return
         headers = {
             k: v for k, v in (message.headers or {}).items() if k not in FORWARDED_HEADERS_DROPPED
@@ -111,16 +132,14 @@ class ReplyRelay:
                 mandatory=False,
             )
         except Exception as error:
-            log.warning("forwarding a reply failed; it goes back", error=repr(error)[:300])
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
+            self.refused += 1
+            log.warning("forwarding a reply failed; dropped", error=repr(error)[:300])
             return
         self.forwarded += 1
-        await message.ack()
 
     async def stop(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
+        for connection in self._connections:
+            await connection.close()
 
 
 async def run(amqp_url: str, namespace: str) -> None:
