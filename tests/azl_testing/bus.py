@@ -31,6 +31,7 @@ class Received:
     body: bytes
     app_id: str | None
     at: float = field(default_factory=time.monotonic)
+    user_id: str | None = None
 
     @classmethod
     def of(cls, message: AbstractIncomingMessage) -> Received:
@@ -42,6 +43,7 @@ class Received:
             headers=dict(message.headers or {}),
             body=message.body,
             app_id=message.app_id,
+            user_id=message.user_id,
         )
 
     @property

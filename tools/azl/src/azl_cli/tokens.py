@@ -41,7 +41,7 @@ def token(
 ) -> None:
     """Print a JWT for the read APIs (use it as `Authorization: Bearer <token>`). Outside
     development it is minted only with the platform's secret, never the development one."""
-    if secret is None:
+    if not secret:
         if env != "development":
             typer.echo(
                 f"not minted: AZL_ENV is {env!r}; give the platform's secret "
