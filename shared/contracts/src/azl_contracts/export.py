@@ -125,8 +125,10 @@ def asyncapi_document() -> dict[str, Any]:
         summary = (message.__doc__ or "").strip().splitlines()[0] if message.__doc__ else ""
         successor = versions.successor(message)
         if successor is not None:
-            summary = "Legacy version, accepted during its migration window; superseded by "
-            summary += f"{successor.message_type()}. {summary}".rstrip()
+            summary = (
+                f"{summary} Legacy version, accepted during its migration window; superseded "
+                f"by {successor.message_type()}."
+            ).strip()
         components_messages[key] = {
             "name": message.message_type(),
             "title": message.__name__,
