@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from azl_contracts.export import asyncapi_document
 from azl_contracts.topology import queues_of
 
-from . import outbox, outgoing
+from . import outbox
+from .applying import UnitOfWorkFactory
 from .db import create_engine, ensure_database, migrate, transaction
 from .dead_letters import DeadLetters
 from .flow import FlowContext
@@ -42,9 +43,10 @@ from .handlers import Handlers
 from .logging import configure_logging, get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay
-from .pipeline import MessagePipeline, UnitOfWorkFactory
+from .pipeline import MessagePipeline
 from .publisher import Publisher
 from .retry import FailureKind, RetryPolicy
+from .retrying import Exhausted, retrying
 from .settings import ServiceSettings
 from .topology import Topology
 from .uow import UnitOfWork
@@ -106,12 +108,9 @@ class ServiceRuntime:
     async def commit_events(self, conn: AsyncConnection, uow: UnitOfWork) -> list[outbox.Stored]:
         """Store what ``uow`` collected in the outbox (within ``conn``'s transaction); once
         the transaction committed, hand the result to ``publish_committed``."""
-        await uow.flush()
-        messages = [
-            outgoing.routed(e, namespace=self.settings.namespace, flow=uow.flow)
-            for e in uow.collect_events()
-        ]
-        return await outbox.store(conn, messages)
+        return await outbox.store(
+            conn, await outbox.collect(uow, namespace=self.settings.namespace)
+        )
 
     async def publish_committed(self, stored: list[outbox.Stored]) -> None:
         if self.relay is not None:
@@ -238,21 +237,18 @@ class ServiceRuntime:
 async def when_reachable(what: str, step: Callable[[], Awaitable[Any]], *, timeout: float) -> None:
     """Run ``step``, waiting out a broker or database that is briefly away (still starting,
     or out of connections) instead of failing; a fault that is not transient fails at once."""
-    retry = RetryPolicy(max_attempts=1000, base_delay=0.5, max_delay=5.0)
-    deadline = asyncio.get_running_loop().time() + timeout
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            await step()
-            return
-        except Exception as error:
-            transient = retry.classify(error) is not FailureKind.UNEXPECTED or _unreachable(error)
-            if not transient or asyncio.get_running_loop().time() > deadline:
-                raise
-            delay = retry.delay(FailureKind.TRANSIENT, attempt)
-            log.warning(f"{what} not reachable yet; retrying", error=repr(error)[:300], delay=delay)
-            await asyncio.sleep(delay)
+    policy = RetryPolicy(max_delay=5.0, waiting_timeout=timeout, waiting_base_delay=0.5)
+
+    def classify(error: BaseException) -> FailureKind | None:
+        transient = policy.classify(error) is not FailureKind.UNEXPECTED or _unreachable(error)
+        return FailureKind.WAITING if transient else None  # waiting for it, up to ``timeout``
+
+    def report(kind: FailureKind, attempt: int, delay: float, error: BaseException) -> None:
+        log.warning(f"{what} not reachable yet; retrying", error=repr(error)[:300], delay=delay)
+
+    reached = await retrying(step, policy, classify=classify, on_retry=report)
+    if isinstance(reached, Exhausted):
+        raise reached.error
 
 
 def _settle_garbage_collector() -> None:
