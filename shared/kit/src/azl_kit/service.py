@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aio_pika.exceptions import AMQPConnectionError
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -35,7 +35,6 @@ from azl_contracts.export import asyncapi_document
 from azl_contracts.topology import queues_of
 
 from . import outbox
-from .applying import UnitOfWorkFactory
 from .db import create_engine, ensure_database, migrate, transaction
 from .dead_letters import DeadLetters
 from .flow import FlowContext
@@ -53,26 +52,33 @@ from .uow import UnitOfWork
 
 log = get_logger(__name__)
 
-BackgroundJob = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+S = TypeVar("S", bound=ServiceSettings)
+U = TypeVar("U", bound=UnitOfWork)
+
+# A job the service runs beside its consumers (a scheduler), given the running service.
+BackgroundJob = Callable[["ServiceRuntime[S, U]"], Coroutine[Any, Any, None]]
 
 
 @dataclass
-class ServiceDefinition:
-    settings: ServiceSettings
+class ServiceDefinition(Generic[S, U]):
+    """A service, generic in its settings class and its unit of work: what its background
+    jobs are handed is typed as the service's own (no downcasts)."""
+
+    settings: S
     handlers: Handlers[Any]
     migrations: Path
-    uow_factory: UnitOfWorkFactory = UnitOfWork
+    uow_factory: Callable[[AsyncConnection, FlowContext], U]
     routers: Sequence[APIRouter] = ()
-    background: Sequence[BackgroundJob] = ()
+    background: Sequence[BackgroundJob[S, U]] = ()
     title: str = ""
     description: str = ""
 
 
 @dataclass
-class ServiceRuntime:
+class ServiceRuntime(Generic[S, U]):
     """What a running service holds; reachable from HTTP routes as ``app.state.runtime``."""
 
-    definition: ServiceDefinition
+    definition: ServiceDefinition[S, U]
     metrics: Metrics = field(default_factory=Metrics)
     engine: AsyncEngine | None = None
     broker: RabbitBroker | None = None
@@ -82,7 +88,7 @@ class ServiceRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
-    def settings(self) -> ServiceSettings:
+    def settings(self) -> S:
         return self.definition.settings
 
     @property
@@ -99,13 +105,11 @@ class ServiceRuntime:
         same kind the pipeline runs each message in."""
         return transaction(self.database())
 
-    def new_unit_of_work(
-        self, conn: AsyncConnection, flow: FlowContext | None = None
-    ) -> UnitOfWork:
+    def new_unit_of_work(self, conn: AsyncConnection, flow: FlowContext | None = None) -> U:
         """For work not caused by a message (schedulers): a flow of its own."""
         return self.definition.uow_factory(conn, flow or FlowContext.new())
 
-    async def commit_events(self, conn: AsyncConnection, uow: UnitOfWork) -> list[outbox.Stored]:
+    async def commit_events(self, conn: AsyncConnection, uow: U) -> list[outbox.Stored]:
         """Store what ``uow`` collected in the outbox (within ``conn``'s transaction); once
         the transaction committed, hand the result to ``publish_committed``."""
         return await outbox.store(
@@ -277,7 +281,7 @@ def _consumer(pipeline: MessagePipeline) -> Callable[[RabbitMessage], Awaitable[
     return consume
 
 
-def build_app(definition: ServiceDefinition) -> FastAPI:
+def build_app(definition: ServiceDefinition[S, U]) -> FastAPI:
     settings = definition.settings
     runtime = ServiceRuntime(definition)
 
