@@ -28,13 +28,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faststream.rabbit.message import RabbitMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from azl_contracts import MessageKind
 from azl_contracts.topology import QueueSpec
 
-from . import queries
+from . import broker, queries
 from .applying import Applier, NotApplicable, UnitOfWorkFactory
 from .authorisation import Authorisation, Check
 from .dead_letters import DeadLetterCode, DeadLetters
@@ -104,9 +103,9 @@ class MessagePipeline:
         self._handler_seconds = metrics.handler_seconds.labels(self._queue_name)
         self._handled: dict[tuple[str, str], Any] = {}
 
-    async def __call__(self, message: RabbitMessage) -> None:
+    async def __call__(self, delivery: broker.Delivery) -> None:
         started = time.perf_counter()
-        envelope = Envelope.read(message.raw_message, self._queue_name)
+        envelope = broker.envelope(delivery, self._queue_name)
         with log_context(
             correlation_id=envelope.correlation_id or envelope.raw_message_id,
             message_id=envelope.raw_message_id,
@@ -117,9 +116,9 @@ class MessagePipeline:
                 outcome = await self.process(envelope)
             except Exception:
                 log.exception("message could not be settled; returning it to the queue")
-                await return_to_queue(message)
+                await return_to_queue(delivery)
                 return
-            await ack(message)
+            await ack(delivery)
             self._handler_seconds.observe(time.perf_counter() - started)
             self._count_handled(envelope.message_type or "", outcome)
             log.info("message settled", outcome=outcome)

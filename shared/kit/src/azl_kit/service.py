@@ -13,20 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from aio_pika.exceptions import AMQPConnectionError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from faststream.message import StreamMessage
-from faststream.middlewares import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker
-from faststream.rabbit.annotations import RabbitMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from azl_contracts.export import asyncapi_document
 from azl_contracts.topology import queues_of
 
-from . import outbox
+from . import broker, outbox
+from .broker import Broker
 from .db import create_engine, ensure_database, migrate, transaction
 from .dead_letters import DeadLetters
 from .flow import FlowContext
@@ -81,7 +76,7 @@ class ServiceRuntime(Generic[S, U]):
     definition: ServiceDefinition[S, U]
     metrics: Metrics = field(default_factory=Metrics)
     engine: AsyncEngine | None = None
-    broker: RabbitBroker | None = None
+    broker: Broker | None = None
     relay: OutboxRelay | None = None
     relay_engine: AsyncEngine | None = None
     ready: bool = False
@@ -134,16 +129,10 @@ class ServiceRuntime(Generic[S, U]):
         engine = self.engine
         await self._when_reachable("database", lambda: migrate(engine, self.definition.migrations))
 
-        self.broker = RabbitBroker(
+        self.broker = Broker(
             settings.amqp_url.get_secret_value(),
             app_id=settings.service,
             graceful_timeout=settings.graceful_timeout,
-            logger=logging.getLogger("faststream"),
-            log_level=logging.DEBUG,
-            reconnect_interval=1.0,
-            # No dependency injection: resolving the message through it cost a thread hop
-            # per message. The pipeline takes the message itself (see _the_message).
-            apply_types=False,
         )
         topology = self.topology
         publisher = Publisher(settings.service)
@@ -168,7 +157,6 @@ class ServiceRuntime(Generic[S, U]):
             waiting_timeout=settings.retry_later_timeout,
         )
         specs = queues_of(settings.service)
-        channels = {spec.name: Channel(prefetch_count=settings.prefetch) for spec in specs}
         for spec in specs:
             pipeline = MessagePipeline(
                 service=settings.service,
@@ -185,18 +173,15 @@ class ServiceRuntime(Generic[S, U]):
                 max_message_bytes=settings.max_message_bytes,
                 redelivery_limit=settings.redelivery_limit,
             )
-            self.broker.subscriber(
+            self.broker.consume(
                 topology.queue(spec),
-                channel=channels[spec.name],
-                ack_policy=AckPolicy.MANUAL,
-                decoder=_the_message,
-                no_reply=True,
+                pipeline,
+                prefetch=settings.prefetch,
                 title=topology.name(spec.name),
-            )(_consumer(pipeline))
+            )
 
-        broker = self.broker
-        await self._when_reachable("broker", broker.connect)
-        publisher.bind(await topology.declare(self.broker, specs, channels))
+        await self._when_reachable("broker", self.broker.connect)
+        publisher.bind(await topology.declare(self.broker, specs))
         await self.broker.start()
         self.relay.start()
         for job in self.definition.background:
@@ -244,7 +229,8 @@ async def when_reachable(what: str, step: Callable[[], Awaitable[Any]], *, timeo
     policy = RetryPolicy(max_delay=5.0, waiting_timeout=timeout, waiting_base_delay=0.5)
 
     def classify(error: BaseException) -> FailureKind | None:
-        transient = policy.classify(error) is not FailureKind.UNEXPECTED or _unreachable(error)
+        transient = policy.classify(error) is not FailureKind.UNEXPECTED
+        transient = transient or broker.unreachable(error)
         return FailureKind.WAITING if transient else None  # waiting for it, up to ``timeout``
 
     def report(kind: FailureKind, attempt: int, delay: float, error: BaseException) -> None:
@@ -262,23 +248,6 @@ def _settle_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
-
-
-def _unreachable(error: BaseException) -> bool:
-    """aio-pika reports a refused or dropped connection as its own AMQP errors."""
-    return isinstance(error, AMQPConnectionError) or "too many clients" in str(error)
-
-
-async def _the_message(message: StreamMessage[Any]) -> StreamMessage[Any]:
-    """Hand the whole message to the pipeline, undecoded: it decides what is poison."""
-    return message
-
-
-def _consumer(pipeline: MessagePipeline) -> Callable[[RabbitMessage], Awaitable[None]]:
-    async def consume(message: RabbitMessage) -> None:
-        await pipeline(message)
-
-    return consume
 
 
 def build_app(definition: ServiceDefinition[S, U]) -> FastAPI:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from faststream.rabbit.message import RabbitMessage
-
+from . import broker
+from .broker import Delivery
 from .dead_letters import DeadLetterCode, DeadLetters
 from .decoding import Poison
 from .envelope import Envelope
@@ -71,20 +71,20 @@ class DeadLettering:
         )
 
 
-async def ack(message: RabbitMessage) -> None:
+async def ack(delivery: Delivery) -> None:
     try:
-        await message.ack()
+        await broker.ack(delivery)
     except Exception as error:
         # The connection dropped after the outcome was committed: the broker redelivers the
         # message and the inbox recognises it, so nothing is done twice.
         log.warning("ack failed; the message will be redelivered", error=repr(error))
 
 
-async def return_to_queue(message: RabbitMessage) -> None:
+async def return_to_queue(delivery: Delivery) -> None:
     """Back to the queue, counted: RabbitMQ 4.3 counts ``basic.reject`` toward a quorum
     queue's ``x-delivery-limit`` but no longer ``basic.nack``, so a nack could return a
     message that can never be settled forever; 3.x counts both."""
     try:
-        await message.reject(requeue=True)
+        await broker.reject(delivery, requeue=True)
     except Exception:
         log.warning("reject failed; the broker returns the message when the channel closes")
