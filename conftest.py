@@ -20,11 +20,15 @@ from azl_testing.infra import (
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     """This run's broker namespace and databases; removed (and checked gone) at the end."""
+    unavailable = None
     try:
         provider = provide()
         value = provider.__enter__()
     except InfrastructureUnavailable as error:
-        pytest.fail(str(error), pytrace=False)
+        unavailable = str(error)
+    if unavailable is not None:
+        # Once, for the whole run: every later test would fail for the same reason.
+        pytest.exit(f"no servers for the tests: {unavailable}", returncode=4)
     try:
         yield value
     finally:

@@ -128,11 +128,17 @@ def new_namespace() -> str:
 
 
 def _docker_available() -> bool:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://")):
+        return False  # docker-py would leak the socket it failed to connect
     try:
         import docker
 
-        docker.from_env().ping()
-        return True
+        client = docker.from_env()
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
     except Exception:
         return False
 
