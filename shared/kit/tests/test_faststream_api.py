@@ -15,7 +15,7 @@ from typing import Any
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractExchange, AbstractQueue
-from aio_pika.exceptions import AMQPConnectionError
+from aio_pika.exceptions import AMQPConnectionError, ChannelNotFoundEntity
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
@@ -64,8 +64,12 @@ def missing(function: Callable[..., Any], *names: str) -> list[str]:
         ("RabbitBroker.ping()", RabbitBroker.ping, ("timeout",)),
         ("RabbitBroker.declare_exchange()", RabbitBroker.declare_exchange, ("exchange",)),
         ("Channel()", Channel.__init__, ("prefetch_count",)),
-        ("RabbitQueue()", RabbitQueue.__init__, ("name", "queue_type", "durable", "arguments")),
-        ("RabbitExchange()", RabbitExchange.__init__, ("name", "type", "durable")),
+        (
+            "RabbitQueue()",
+            RabbitQueue.__init__,
+            ("name", "queue_type", "durable", "declare", "arguments"),
+        ),
+        ("RabbitExchange()", RabbitExchange.__init__, ("name", "type", "durable", "declare")),
         ("RabbitMessage.reject()", RabbitMessage.reject, ("requeue",)),
         (
             "aio_pika.Message()",
@@ -81,6 +85,7 @@ def missing(function: Callable[..., Any], *names: str) -> list[str]:
                 "reply_to",
                 "timestamp",
                 "app_id",
+                "user_id",
             ),
         ),
         (
@@ -124,6 +129,7 @@ def test_the_enumerations_the_kit_names_still_exist() -> None:
         assert ExchangeType(kind.value), f"FastStream has no exchange type {kind.value}"
     assert aio_pika.DeliveryMode.PERSISTENT.value == 2
     assert issubclass(AMQPConnectionError, Exception)
+    assert issubclass(ChannelNotFoundEntity, Exception)
 
 
 def test_an_incoming_message_still_has_the_properties_the_envelope_reads() -> None:
@@ -136,6 +142,7 @@ def test_an_incoming_message_still_has_the_properties_the_envelope_reads() -> No
         "reply_to",
         "content_type",
         "app_id",
+        "user_id",
         "exchange",
         "routing_key",
         "redelivered",

@@ -25,7 +25,7 @@ from typing import Any, cast
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractQueue
-from aio_pika.exceptions import AMQPConnectionError
+from aio_pika.exceptions import AMQPConnectionError, ChannelNotFoundEntity
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import (
@@ -47,6 +47,8 @@ Delivery = RabbitMessage
 Exchange = AbstractExchange
 Queue = AbstractQueue
 Consumer = Callable[[Delivery], Awaitable[None]]
+# What a passive declaration of an exchange or queue that does not exist raises.
+EntityMissing = ChannelNotFoundEntity
 
 PUBLISH_TIMEOUT_SECONDS = 10.0
 
@@ -100,7 +102,12 @@ class Broker:
     async def declare_exchange(self, exchange: ExchangeDeclaration) -> Exchange:
         """Declared on FastStream's own channel, which has publisher confirms."""
         return await self._broker.declare_exchange(
-            RabbitExchange(exchange.name, type=ExchangeType(exchange.type), durable=True)
+            RabbitExchange(
+                exchange.name,
+                type=ExchangeType(exchange.type),
+                durable=True,
+                declare=not exchange.passive,
+            )
         )
 
     async def declare_queue(self, queue: QueueDeclaration) -> Queue:
@@ -121,6 +128,7 @@ class Broker:
                 queue.name,
                 queue_type=QueueType.QUORUM,
                 durable=True,
+                declare=not queue.passive,
                 arguments=cast(QuorumQueueArgs, queue.arguments),
             )
         return self._queues[queue.name]
@@ -188,6 +196,7 @@ async def publish(
     timestamp: datetime | None,
     content_type: str | None = None,
     reply_to: str | None = None,
+    user_id: str | None = None,
 ) -> None:
     """Persistent; returns once the broker confirmed it (the exchange's channel has
     publisher confirms)."""
@@ -203,6 +212,7 @@ async def publish(
             reply_to=reply_to,
             timestamp=timestamp,
             app_id=app_id,
+            user_id=user_id,
         ),
         routing_key=routing_key,
         mandatory=False,

@@ -40,18 +40,20 @@ class ExchangeType(StrEnum):
 
 @dataclass(frozen=True)
 class ExchangeDeclaration:
-    """A durable exchange."""
+    """A durable exchange; ``passive``: only checked to exist (``broker.EntityMissing``)."""
 
     name: str
     type: ExchangeType
+    passive: bool = False
 
 
 @dataclass(frozen=True)
 class QueueDeclaration:
-    """A durable quorum queue."""
+    """A durable quorum queue; ``passive``: only checked to exist."""
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    passive: bool = False
 
 
 @dataclass(frozen=True)
