@@ -12,14 +12,17 @@ from uuid import uuid4
 from faststream.rabbit.message import RabbitMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from azl_contracts import Message, ReasonCode, payments
 from azl_contracts import fees as contract
 from azl_contracts.topology import queues_of
+from azl_kit.authorisation import Authorisation, Check
 from azl_kit.dead_letters import DeadLetters
 from azl_kit.envelope import Envelope
 from azl_kit.errors import ValidationFailed
-from azl_kit.handlers import Handlers
+from azl_kit.handlers import Handlers, Route
 from azl_kit.metrics import Metrics
 from azl_kit.outbox import OutboxRelay
+from azl_kit.outcomes import Rejection
 from azl_kit.outgoing import OutgoingMessage
 from azl_kit.pipeline import MessagePipeline
 from azl_kit.publisher import Publisher
@@ -105,9 +108,16 @@ class QueryHandler:
         return ANSWER
 
 
-def pipeline(handler: QueryHandler, publisher: RecordingPublisher) -> MessagePipeline:
+async def never_called(message: Any, uow: Any) -> None:
+    raise AssertionError("a refused message reached its handler")
+
+
+def pipeline(
+    handler: QueryHandler, publisher: RecordingPublisher, authorise: Check = Authorisation()
+) -> MessagePipeline:
     handlers: Handlers[Any] = Handlers()
     handlers.add(contract.QuoteRequest, handler)
+    handlers.add(payments.DepositReceived, never_called)
     engine = cast(AsyncEngine, UnreachableDatabase())
     metrics = Metrics()
     return MessagePipeline(
@@ -124,6 +134,7 @@ def pipeline(handler: QueryHandler, publisher: RecordingPublisher) -> MessagePip
         metrics=metrics,
         max_message_bytes=1024 * 1024,
         redelivery_limit=10,
+        authorise=authorise,
     )
 
 
@@ -293,3 +304,52 @@ async def test_a_settled_message_is_acked() -> None:
     await pipeline(QueryHandler(), RecordingPublisher())(cast(RabbitMessage, message))
 
     assert message.settled == [("ack", None)]
+
+
+def refuse_everything(envelope: Envelope, route: Route, message: Message) -> Rejection | None:
+    return Rejection(ReasonCode.FORBIDDEN, f"nobody may send {route.message.message_type()}", {})
+
+
+REFUSING = Authorisation(checks=(lambda *_: None, refuse_everything))
+DEPOSIT = payments.DepositReceived(order_id=uuid4(), amount_vnd=100_000, payment_id="p-1")
+
+
+async def test_an_event_refused_by_authorisation_is_dead_lettered_without_being_handled() -> None:
+    publisher = RecordingPublisher()
+    event = envelope("payments.deposit.received.v1", body=DEPOSIT.model_dump_json().encode())
+
+    outcome = await pipeline(QueryHandler(), publisher, REFUSING).process(event)
+
+    assert outcome == "dead_lettered"
+    [dead] = publisher.to("dlx")
+    assert dead.headers["x-azl-dead-letter-code"] == "forbidden"
+    assert dead.headers["x-azl-dead-letter-reason"] == (
+        "forbidden: nobody may send payments.deposit.received.v1"
+    )
+    assert publisher.to("events") == []
+
+
+async def test_a_query_refused_by_authorisation_is_answered_with_the_reason() -> None:
+    publisher = RecordingPublisher()
+    handler = QueryHandler()
+
+    outcome = await pipeline(handler, publisher, REFUSING).process(envelope())
+
+    assert outcome == "refused"
+    assert handler.calls == 0
+    body = json.loads(publisher.to("replies")[0].body)
+    assert (body["reason_code"], body["message"]) == (
+        "forbidden",
+        "nobody may send fees.quote.v1",
+    )
+    assert publisher.to("dlx") == []
+
+
+async def test_checks_that_allow_a_message_let_it_through() -> None:
+    publisher = RecordingPublisher()
+
+    outcome = await pipeline(
+        QueryHandler(), publisher, Authorisation(checks=(lambda *_: None,))
+    ).process(envelope())
+
+    assert outcome == "answered"

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import pytest
 from sqlalchemy import exc as sa_exc
 
 from azl_kit.errors import ConcurrencyConflict, RetryLater
-from azl_kit.retry import FailureKind, RetryPolicy
+from azl_kit.retry import Backoff, FailureKind, RetryPolicy
+from azl_kit.retrying import Exhausted, retrying
 
 POLICY = RetryPolicy(max_attempts=5, base_delay=0.1, max_delay=2.0, conflict_max_attempts=40)
 
@@ -60,3 +64,68 @@ def test_waiting_for_another_message_is_bounded_by_time_not_attempts() -> None:
     first = [policy.delay(FailureKind.WAITING, 1) for _ in range(20)]
     assert max(first) <= 0.02  # the usual race resolves in milliseconds: look again soon
     assert policy.delay(FailureKind.WAITING, 30) <= policy.max_delay
+
+
+def test_a_plain_backoff_doubles_from_its_base_up_to_its_maximum() -> None:
+    backoff = Backoff(0.5, maximum=30.0)
+    assert [backoff.delay(failures) for failures in range(8)] == [
+        0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0
+    ]  # fmt: skip
+
+
+def test_a_jittered_backoff_stays_in_the_upper_half() -> None:
+    backoff = Backoff(1.0, maximum=10.0, jitter=True)
+    assert all(2.0 <= backoff.delay(2) <= 4.0 for _ in range(50))
+
+
+def _attempts(*outcomes: BaseException | str) -> tuple[list[int], Callable[[], Awaitable[str]]]:
+    calls: list[int] = []
+    pending = list(outcomes)
+
+    async def attempt() -> str:
+        calls.append(len(calls) + 1)
+        outcome = pending.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    return calls, attempt
+
+
+FAST = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.001, unexpected_max_attempts=2)
+
+
+def test_retrying_tries_again_until_the_attempt_succeeds() -> None:
+    calls, attempt = _attempts(ConnectionRefusedError(), TimeoutError(), "done")
+    retried: list[tuple[FailureKind, int]] = []
+
+    result = asyncio.run(
+        retrying(
+            attempt,
+            FAST,
+            classify=FAST.classify,
+            on_retry=lambda kind, n, delay, error: retried.append((kind, n)),
+        )
+    )
+
+    assert result == "done"
+    assert calls == [1, 2, 3]
+    assert retried == [(FailureKind.TRANSIENT, 1), (FailureKind.TRANSIENT, 2)]
+
+
+def test_retrying_gives_up_as_the_policy_says_and_hands_back_the_last_error() -> None:
+    bug = KeyError("bug")
+    calls, attempt = _attempts(KeyError("first"), bug, "never")
+
+    result = asyncio.run(retrying(attempt, FAST, classify=FAST.classify, on_retry=lambda *_: None))
+
+    assert result == Exhausted(bug, attempts=FAST.unexpected_max_attempts)
+    assert calls == [1, 2]
+
+
+def test_retrying_raises_what_its_classification_says_cannot_clear_up() -> None:
+    calls, attempt = _attempts(ValueError("refused"), "never")
+
+    with pytest.raises(ValueError, match="refused"):
+        asyncio.run(retrying(attempt, FAST, classify=lambda error: None, on_retry=lambda *_: None))
+    assert calls == [1]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from faststream.rabbit import ExchangeType
-
 from azl_contracts.topology import all_queues
-from azl_kit.topology import DEAD_LETTER_QUEUE_DELIVERY_LIMIT, Topology
+from azl_kit.topology import DEAD_LETTER_QUEUE_DELIVERY_LIMIT, ExchangeType, Topology
 
 TOPOLOGY = Topology("azlunit", delivery_limit=20)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from azl_kit.service import ServiceDefinition, build_app
-from azl_kit.settings import ServiceSettings
 
 from . import api
 from .handlers import build_handlers
@@ -17,9 +16,8 @@ from .storage import ComplaintsUnitOfWork
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
     settings = settings or ComplaintsSettings()
-    assert isinstance(settings, ComplaintsSettings)
     app = build_app(
         ServiceDefinition(
             settings=settings,

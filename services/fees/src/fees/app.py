@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from azl_kit.service import ServiceDefinition, build_app
-from azl_kit.settings import ServiceSettings
 
 from . import api
 from .catalog import load_catalogs
@@ -18,9 +17,8 @@ from .storage import FeesUnitOfWork
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: FeesSettings | None = None) -> FastAPI:
     settings = settings or FeesSettings()
-    assert isinstance(settings, FeesSettings)
     catalogs = load_catalogs()
     app = build_app(
         ServiceDefinition(

@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from azl_kit.service import ServiceDefinition, build_app
-from azl_kit.settings import ServiceSettings
 
 from . import api
 from .delivery import delivery_loop
@@ -20,9 +19,8 @@ from .templates import Renderer
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
-    assert isinstance(settings, NotificationsSettings)
     context = Context(
         staff=StaffDirectory(
             emails=tuple(str(e) for e in settings.staff_emails), language=settings.staff_language

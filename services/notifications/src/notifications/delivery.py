@@ -191,7 +191,7 @@ def _describe(error: BaseException) -> str:
 class DeliveryWorker:
     def __init__(
         self,
-        runtime: ServiceRuntime,
+        runtime: ServiceRuntime[NotificationsSettings, NotificationsUnitOfWork],
         settings: NotificationsSettings,
         senders: dict[Channel, Sender],
         *,
@@ -320,7 +320,6 @@ class DeliveryWorker:
         stored: list[Stored] = []
         async with self._runtime.transaction() as conn:
             uow = self._runtime.new_unit_of_work(conn, delivery.flow)
-            assert isinstance(uow, NotificationsUnitOfWork)
             now = self._clock()
             decision = self.policy.after(delivery.attempt, result, now, self._jitter)
             last_error = (
@@ -395,10 +394,11 @@ class DeliveryWorker:
         )
 
 
-async def delivery_loop(runtime: ServiceRuntime) -> None:
+async def delivery_loop(
+    runtime: ServiceRuntime[NotificationsSettings, NotificationsUnitOfWork],
+) -> None:
     """The background job: rounds until the service stops."""
     settings = runtime.settings
-    assert isinstance(settings, NotificationsSettings)
     async with httpx.AsyncClient(
         timeout=settings.webhook_timeout, follow_redirects=False
     ) as client:

@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from azl_kit.service import ServiceDefinition, build_app
-from azl_kit.settings import ServiceSettings
 
 from . import api
 from .handlers import build_handlers
@@ -18,9 +17,8 @@ from .storage import OrdersUnitOfWork
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     settings = settings or OrdersSettings()
-    assert isinstance(settings, OrdersSettings)
     return build_app(
         ServiceDefinition(
             settings=settings,

@@ -22,16 +22,17 @@ log = get_logger(__name__)
 BATCH = 100
 
 
-async def complete_due_orders(runtime: ServiceRuntime) -> int:
+OrdersRuntime = ServiceRuntime[OrdersSettings, OrdersUnitOfWork]
+
+
+async def complete_due_orders(runtime: OrdersRuntime) -> int:
     """One round: complete every delivered order whose waiting period has passed."""
     settings = runtime.settings
-    assert isinstance(settings, OrdersSettings)
     waiting = timedelta(days=settings.auto_complete_days)
     completed = 0
     while True:
         async with runtime.transaction() as conn:
             uow = runtime.new_unit_of_work(conn)
-            assert isinstance(uow, OrdersUnitOfWork)
             due = (
                 (
                     await conn.execute(
@@ -57,9 +58,8 @@ async def complete_due_orders(runtime: ServiceRuntime) -> int:
             return completed
 
 
-async def auto_complete_loop(runtime: ServiceRuntime) -> None:
+async def auto_complete_loop(runtime: OrdersRuntime) -> None:
     settings = runtime.settings
-    assert isinstance(settings, OrdersSettings)
     while True:
         try:
             completed = await complete_due_orders(runtime)

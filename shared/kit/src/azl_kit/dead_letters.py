@@ -42,6 +42,7 @@ class DeadLetterCode(StrEnum):
     REDELIVERY_LIMIT = "redelivery_limit"
     RETRIES_EXHAUSTED = "retries_exhausted"
     NOT_APPLICABLE = "not_applicable"
+    FORBIDDEN = "forbidden"  # refused by authorisation (an event)
 
 
 class DeadLetters:

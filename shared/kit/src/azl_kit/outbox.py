@@ -30,9 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from .db import driver
 from .logging import get_logger
 from .metrics import Metrics
-from .outgoing import OutgoingMessage
+from .outgoing import OutgoingMessage, routed
 from .publisher import Publisher
+from .retry import Backoff
 from .tables import outbox_table
+from .uow import UnitOfWork
 
 log = get_logger(__name__)
 
@@ -101,6 +103,14 @@ _STORE = insert_rows_sql(1) + " RETURNING id"
 _DELETE = "DELETE FROM messaging_outbox WHERE id = ANY($1::bigint[])"
 
 
+async def collect(uow: UnitOfWork, *, namespace: str) -> list[OutgoingMessage]:
+    """The outbox step of a unit of work: write what its repositories hold, then route the
+    events it collected, each stamped with its flow. They are stored in the same
+    transaction (``store``, or the pipeline's inbox statement)."""
+    await uow.flush()
+    return [routed(event, namespace=namespace, flow=uow.flow) for event in uow.collect_events()]
+
+
 async def store(conn: AsyncConnection, messages: Sequence[OutgoingMessage]) -> list[Stored]:
     """Store messages in the outbox within ``conn``'s transaction."""
     if not messages:
@@ -124,7 +134,8 @@ class OutboxRelay:
         self._publisher = publisher
         self._metrics = metrics
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
+        # every poll interval, slowing down to every 30 s while sweeps keep failing
+        self._pace = Backoff(poll_interval, maximum=30.0)
         self._grace = timedelta(seconds=grace)
         self._published: list[int] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -193,7 +204,7 @@ class OutboxRelay:
             except Exception as error:
                 failures += 1
                 log.warning("outbox sweep could not publish; will retry", error=repr(error)[:300])
-            await asyncio.sleep(min(self._poll_interval * 2**failures, 30.0))
+            await asyncio.sleep(self._pace.delay(failures))
 
     async def sweep(self, older_than: timedelta) -> int:
         """Publish every row older than ``older_than``; returns how many."""

@@ -35,8 +35,6 @@ import binascii
 import os
 import signal
 
-import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from yarl import URL
 
 from azl_contracts.topology import (
@@ -45,7 +43,9 @@ from azl_contracts.topology import (
     REPLY_RELAY_QUEUE,
 )
 
+from . import broker
 from .logging import configure_logging, get_logger
+from .topology import ExchangeDeclaration, ExchangeType, QueueDeclaration
 
 log = get_logger(__name__)
 
@@ -73,38 +73,36 @@ def forwardable(routing_key: str) -> bool:
 
 class ReplyRelay:
     def __init__(self, amqp_url: str, namespace: str, *, prefetch: int = 100) -> None:
-        self._url = amqp_url
         self._namespace = namespace
         self._prefetch = prefetch
         self._user = URL(amqp_url).user or "guest"
-        self._connections: list[AbstractRobustConnection] = []
+        # two connections: a malformed key closes the forwarding one, never the consumer
+        self._consuming = broker.Broker(amqp_url, app_id="reply-relay", graceful_timeout=5.0)
+        self._forwarding = broker.Broker(amqp_url, app_id="reply-relay", graceful_timeout=5.0)
         self.forwarded = 0
         self.refused = 0
 
     async def start(self) -> None:
-        consuming = await aio_pika.connect_robust(self._url, reconnect_interval=1.0)
-        self._connections.append(consuming)
-        forwarding = await aio_pika.connect_robust(self._url, reconnect_interval=1.0)
-        self._connections.append(forwarding)
-        self._default = (await forwarding.channel(publisher_confirms=True)).default_exchange
-        channel = await consuming.channel()
-        await channel.set_qos(prefetch_count=self._prefetch)
-        exchange = await channel.declare_exchange(
-            f"{self._namespace}.{DIRECT_REPLIES_EXCHANGE}",
-            aio_pika.ExchangeType.TOPIC,
-            durable=True,
+        queue = QueueDeclaration(
+            f"{self._namespace}.{REPLY_RELAY_QUEUE}", {"x-message-ttl": STALE_AFTER_MS}
         )
-        queue = await channel.declare_queue(
-            f"{self._namespace}.{REPLY_RELAY_QUEUE}",
-            durable=True,
-            arguments={"x-queue-type": "quorum", "x-message-ttl": STALE_AFTER_MS},
+        self._consuming.consume(queue, self._forward, prefetch=self._prefetch, title=queue.name)
+        await self._forwarding.connect()
+        self._default = await self._forwarding.declare_exchange(
+            ExchangeDeclaration("", ExchangeType.DIRECT)
         )
-        await queue.bind(exchange, routing_key=DIRECT_REPLY_TO_PREFIX + "#")
-        await queue.consume(self._forward)
+        await self._consuming.connect()
+        exchange = await self._consuming.declare_exchange(
+            ExchangeDeclaration(f"{self._namespace}.{DIRECT_REPLIES_EXCHANGE}", ExchangeType.TOPIC)
+        )
+        declared = await self._consuming.declare_queue(queue)
+        await self._consuming.bind(declared, exchange, DIRECT_REPLY_TO_PREFIX + "#")
+        await self._consuming.start()
         log.info("reply relay started", queue=queue.name)
 
-    async def _forward(self, message: AbstractIncomingMessage) -> None:
-        await message.ack()  # at most once: see the module's docstring
+    async def _forward(self, delivery: broker.Delivery) -> None:
+        await broker.ack(delivery)  # at most once: see the module's docstring
+        message = delivery.raw_message
         routing_key = message.routing_key or ""
         if not forwardable(routing_key):
             self.refused += 1
@@ -116,20 +114,18 @@ class ReplyRelay:
         if message.user_id:
             headers[REPLIED_BY_HEADER] = message.user_id
         try:
-            await self._default.publish(
-                aio_pika.Message(
-                    message.body,
-                    headers=headers,
-                    content_type=message.content_type,
-                    message_id=message.message_id,
-                    correlation_id=message.correlation_id,
-                    type=message.type,
-                    timestamp=message.timestamp,
-                    app_id=message.app_id,
-                    user_id=self._user,
-                ),
+            await broker.publish(
+                self._default,
+                message.body,
                 routing_key=routing_key,
-                mandatory=False,
+                headers=headers,
+                app_id=message.app_id or "reply-relay",
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                message_type=message.type,
+                timestamp=message.timestamp,
+                content_type=message.content_type,
+                user_id=self._user,
             )
         except Exception as error:
             self.refused += 1
@@ -138,8 +134,8 @@ class ReplyRelay:
         self.forwarded += 1
 
     async def stop(self) -> None:
-        for connection in self._connections:
-            await connection.close()
+        await self._consuming.stop()
+        await self._forwarding.stop()
 
 
 async def run(amqp_url: str, namespace: str) -> None:

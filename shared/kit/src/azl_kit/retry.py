@@ -18,6 +18,21 @@ _TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57P", "58")
 _CONFLICT_SQLSTATES = {"40001", "40P01", "23505"}
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff: the pause after ``failures`` consecutive failures is
+    ``base × 2^failures``, capped at ``maximum``; with ``jitter``, a random point in the
+    upper half of that (so instances that failed together do not retry together)."""
+
+    base: float
+    maximum: float
+    jitter: bool = False
+
+    def delay(self, failures: int) -> float:
+        ceiling = min(self.maximum, self.base * 2**failures)
+        return random.uniform(ceiling / 2, ceiling) if self.jitter else ceiling
+
+
 class FailureKind(StrEnum):
     CONFLICT = "conflict"
     TRANSIENT = "transient"
@@ -82,8 +97,7 @@ class RetryPolicy:
         if kind is FailureKind.CONFLICT:
             return random.uniform(0.001, min(0.05, 0.002 * attempt))
         base = self.waiting_base_delay if kind is FailureKind.WAITING else self.base_delay
-        ceiling = min(self.max_delay, base * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        return Backoff(base, self.max_delay, jitter=True).delay(attempt - 1)
 
 
 def _sqlstate(error: BaseException) -> str | None:

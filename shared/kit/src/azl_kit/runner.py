@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,10 +17,12 @@ from .logging import configure_logging
 from .service import when_reachable
 from .settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 def main(
-    create_app: Callable[[ServiceSettings], FastAPI],
-    settings_class: type[ServiceSettings],
+    create_app: Callable[[S], FastAPI],
+    settings_class: type[S],
     migrations: Path,
     argv: list[str] | None = None,
 ) -> None:

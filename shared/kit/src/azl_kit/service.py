@@ -13,20 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from aio_pika.exceptions import AMQPConnectionError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from faststream.message import StreamMessage
-from faststream.middlewares import AckPolicy
-from faststream.rabbit import Channel, RabbitBroker
-from faststream.rabbit.annotations import RabbitMessage
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from azl_contracts.export import asyncapi_document
 from azl_contracts.topology import queues_of
 
-from . import outbox, outgoing
+from . import broker, outbox
+from .broker import Broker
 from .db import create_engine, ensure_database, migrate, transaction
 from .dead_letters import DeadLetters
 from .flow import FlowContext
@@ -42,45 +37,53 @@ from .handlers import Handlers
 from .logging import configure_logging, get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay
-from .pipeline import MessagePipeline, UnitOfWorkFactory
+from .pipeline import MessagePipeline
 from .publisher import Publisher
 from .retry import FailureKind, RetryPolicy
+from .retrying import Exhausted, retrying
 from .settings import ServiceSettings
 from .topology import Topology
 from .uow import UnitOfWork
 
 log = get_logger(__name__)
 
-BackgroundJob = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+S = TypeVar("S", bound=ServiceSettings)
+U = TypeVar("U", bound=UnitOfWork)
+
+# A job the service runs beside its consumers (a scheduler), given the running service.
+BackgroundJob = Callable[["ServiceRuntime[S, U]"], Coroutine[Any, Any, None]]
 
 
 @dataclass
-class ServiceDefinition:
-    settings: ServiceSettings
+class ServiceDefinition(Generic[S, U]):
+    """A service, generic in its settings class and its unit of work: what its background
+    jobs are handed is typed as the service's own (no downcasts)."""
+
+    settings: S
     handlers: Handlers[Any]
     migrations: Path
-    uow_factory: UnitOfWorkFactory = UnitOfWork
+    uow_factory: Callable[[AsyncConnection, FlowContext], U]
     routers: Sequence[APIRouter] = ()
-    background: Sequence[BackgroundJob] = ()
+    background: Sequence[BackgroundJob[S, U]] = ()
     title: str = ""
     description: str = ""
 
 
 @dataclass
-class ServiceRuntime:
+class ServiceRuntime(Generic[S, U]):
     """What a running service holds; reachable from HTTP routes as ``app.state.runtime``."""
 
-    definition: ServiceDefinition
+    definition: ServiceDefinition[S, U]
     metrics: Metrics = field(default_factory=Metrics)
     engine: AsyncEngine | None = None
-    broker: RabbitBroker | None = None
+    broker: Broker | None = None
     relay: OutboxRelay | None = None
     relay_engine: AsyncEngine | None = None
     ready: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
-    def settings(self) -> ServiceSettings:
+    def settings(self) -> S:
         return self.definition.settings
 
     @property
@@ -97,21 +100,16 @@ class ServiceRuntime:
         same kind the pipeline runs each message in."""
         return transaction(self.database())
 
-    def new_unit_of_work(
-        self, conn: AsyncConnection, flow: FlowContext | None = None
-    ) -> UnitOfWork:
+    def new_unit_of_work(self, conn: AsyncConnection, flow: FlowContext | None = None) -> U:
         """For work not caused by a message (schedulers): a flow of its own."""
         return self.definition.uow_factory(conn, flow or FlowContext.new())
 
-    async def commit_events(self, conn: AsyncConnection, uow: UnitOfWork) -> list[outbox.Stored]:
+    async def commit_events(self, conn: AsyncConnection, uow: U) -> list[outbox.Stored]:
         """Store what ``uow`` collected in the outbox (within ``conn``'s transaction); once
         the transaction committed, hand the result to ``publish_committed``."""
-        await uow.flush()
-        messages = [
-            outgoing.routed(e, namespace=self.settings.namespace, flow=uow.flow)
-            for e in uow.collect_events()
-        ]
-        return await outbox.store(conn, messages)
+        return await outbox.store(
+            conn, await outbox.collect(uow, namespace=self.settings.namespace)
+        )
 
     async def publish_committed(self, stored: list[outbox.Stored]) -> None:
         if self.relay is not None:
@@ -132,16 +130,10 @@ class ServiceRuntime:
         engine = self.engine
         await self._when_reachable("database", lambda: migrate(engine, self.definition.migrations))
 
-        self.broker = RabbitBroker(
+        self.broker = Broker(
             settings.amqp_url.get_secret_value(),
             app_id=settings.service,
             graceful_timeout=settings.graceful_timeout,
-            logger=logging.getLogger("faststream"),
-            log_level=logging.DEBUG,
-            reconnect_interval=1.0,
-            # No dependency injection: resolving the message through it cost a thread hop
-            # per message. The pipeline takes the message itself (see _the_message).
-            apply_types=False,
         )
         topology = self.topology
         publisher = Publisher(settings.service)
@@ -166,7 +158,6 @@ class ServiceRuntime:
             waiting_timeout=settings.retry_later_timeout,
         )
         specs = queues_of(settings.service)
-        channels = {spec.name: Channel(prefetch_count=settings.prefetch) for spec in specs}
         for spec in specs:
             pipeline = MessagePipeline(
                 service=settings.service,
@@ -183,18 +174,15 @@ class ServiceRuntime:
                 max_message_bytes=settings.max_message_bytes,
                 redelivery_limit=settings.redelivery_limit,
             )
-            self.broker.subscriber(
+            self.broker.consume(
                 topology.queue(spec),
-                channel=channels[spec.name],
-                ack_policy=AckPolicy.MANUAL,
-                decoder=_the_message,
-                no_reply=True,
+                pipeline,
+                prefetch=settings.prefetch,
                 title=topology.name(spec.name),
-            )(_consumer(pipeline))
+            )
 
-        broker = self.broker
-        await self._when_reachable("broker", broker.connect)
-        publisher.bind(await topology.declare(self.broker, specs, channels))
+        await self._when_reachable("broker", self.broker.connect)
+        publisher.bind(await topology.declare(self.broker, specs))
         await self.broker.start()
         self.relay.start()
         for job in self.definition.background:
@@ -239,21 +227,19 @@ class ServiceRuntime:
 async def when_reachable(what: str, step: Callable[[], Awaitable[Any]], *, timeout: float) -> None:
     """Run ``step``, waiting out a broker or database that is briefly away (still starting,
     or out of connections) instead of failing; a fault that is not transient fails at once."""
-    retry = RetryPolicy(max_attempts=1000, base_delay=0.5, max_delay=5.0)
-    deadline = asyncio.get_running_loop().time() + timeout
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            await step()
-            return
-        except Exception as error:
-            transient = retry.classify(error) is not FailureKind.UNEXPECTED or _unreachable(error)
-            if not transient or asyncio.get_running_loop().time() > deadline:
-                raise
-            delay = retry.delay(FailureKind.TRANSIENT, attempt)
-            log.warning(f"{what} not reachable yet; retrying", error=repr(error)[:300], delay=delay)
-            await asyncio.sleep(delay)
+    policy = RetryPolicy(max_delay=5.0, waiting_timeout=timeout, waiting_base_delay=0.5)
+
+    def classify(error: BaseException) -> FailureKind | None:
+        transient = policy.classify(error) is not FailureKind.UNEXPECTED
+        transient = transient or broker.unreachable(error)
+        return FailureKind.WAITING if transient else None  # waiting for it, up to ``timeout``
+
+    def report(kind: FailureKind, attempt: int, delay: float, error: BaseException) -> None:
+        log.warning(f"{what} not reachable yet; retrying", error=repr(error)[:300], delay=delay)
+
+    reached = await retrying(step, policy, classify=classify, on_retry=report)
+    if isinstance(reached, Exhausted):
+        raise reached.error
 
 
 def _settle_garbage_collector() -> None:
@@ -265,24 +251,7 @@ def _settle_garbage_collector() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-def _unreachable(error: BaseException) -> bool:
-    """aio-pika reports a refused or dropped connection as its own AMQP errors."""
-    return isinstance(error, AMQPConnectionError) or "too many clients" in str(error)
-
-
-async def _the_message(message: StreamMessage[Any]) -> StreamMessage[Any]:
-    """Hand the whole message to the pipeline, undecoded: it decides what is poison."""
-    return message
-
-
-def _consumer(pipeline: MessagePipeline) -> Callable[[RabbitMessage], Awaitable[None]]:
-    async def consume(message: RabbitMessage) -> None:
-        await pipeline(message)
-
-    return consume
-
-
-def build_app(definition: ServiceDefinition) -> FastAPI:
+def build_app(definition: ServiceDefinition[S, U]) -> FastAPI:
     settings = definition.settings
     runtime = ServiceRuntime(definition)
 

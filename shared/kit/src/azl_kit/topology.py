@@ -11,18 +11,9 @@ reply queue under its own name, or, to a direct reply-to address, ``{ns}.direct-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from aio_pika.abc import AbstractExchange
-from faststream.rabbit import (
-    Channel,
-    ExchangeType,
-    QueueType,
-    RabbitBroker,
-    RabbitExchange,
-    RabbitQueue,
-)
-from faststream.rabbit.schemas.queue import QuorumQueueArgs
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from azl_contracts.topology import (
     COMMANDS_EXCHANGE,
@@ -33,12 +24,38 @@ from azl_contracts.topology import (
     QueueSpec,
 )
 
+if TYPE_CHECKING:
+    from .broker import Broker, Exchange
+
 # A dead-letter queue is browsed by taking its messages unacknowledged and closing the
 # channel (``azl dlq list``); on RabbitMQ 4.x every such return counts toward the queue's
 # delivery limit, 20 by default, past which the broker drops the letter for good (a DLQ has
 # no dead-letter exchange of its own). A limit no browsing reaches keeps them; a number, not
 # 4.x's -1 (unlimited), because RabbitMQ 3.x accepts only a non-negative limit.
 DEAD_LETTER_QUEUE_DELIVERY_LIMIT = 1_000_000_000
+
+
+class ExchangeType(StrEnum):
+    TOPIC = "topic"
+    DIRECT = "direct"
+
+
+@dataclass(frozen=True)
+class ExchangeDeclaration:
+    """A durable exchange; ``passive``: only checked to exist (``broker.EntityMissing``)."""
+
+    name: str
+    type: ExchangeType
+    passive: bool = False
+
+
+@dataclass(frozen=True)
+class QueueDeclaration:
+    """A durable quorum queue; ``passive``: only checked to exist."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    passive: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,30 +67,26 @@ class Topology:
         return f"{self.namespace}.{relative}"
 
     @property
-    def commands(self) -> RabbitExchange:
-        return RabbitExchange(self.name(COMMANDS_EXCHANGE), type=ExchangeType.TOPIC, durable=True)
+    def commands(self) -> ExchangeDeclaration:
+        return ExchangeDeclaration(self.name(COMMANDS_EXCHANGE), ExchangeType.TOPIC)
 
     @property
-    def events(self) -> RabbitExchange:
-        return RabbitExchange(self.name(EVENTS_EXCHANGE), type=ExchangeType.TOPIC, durable=True)
+    def events(self) -> ExchangeDeclaration:
+        return ExchangeDeclaration(self.name(EVENTS_EXCHANGE), ExchangeType.TOPIC)
 
     @property
-    def dead_letters(self) -> RabbitExchange:
-        return RabbitExchange(
-            self.name(DEAD_LETTER_EXCHANGE), type=ExchangeType.TOPIC, durable=True
-        )
+    def dead_letters(self) -> ExchangeDeclaration:
+        return ExchangeDeclaration(self.name(DEAD_LETTER_EXCHANGE), ExchangeType.TOPIC)
 
     @property
-    def replies(self) -> RabbitExchange:
-        return RabbitExchange(self.name(REPLIES_EXCHANGE), type=ExchangeType.DIRECT, durable=True)
+    def replies(self) -> ExchangeDeclaration:
+        return ExchangeDeclaration(self.name(REPLIES_EXCHANGE), ExchangeType.DIRECT)
 
     @property
-    def direct_replies(self) -> RabbitExchange:
-        return RabbitExchange(
-            self.name(DIRECT_REPLIES_EXCHANGE), type=ExchangeType.TOPIC, durable=True
-        )
+    def direct_replies(self) -> ExchangeDeclaration:
+        return ExchangeDeclaration(self.name(DIRECT_REPLIES_EXCHANGE), ExchangeType.TOPIC)
 
-    def exchanges(self) -> dict[str, RabbitExchange]:
+    def exchanges(self) -> dict[str, ExchangeDeclaration]:
         return {
             e.name: e
             for e in (
@@ -85,46 +98,40 @@ class Topology:
             )
         }
 
-    def exchange(self, relative: str) -> RabbitExchange:
+    def exchange(self, relative: str) -> ExchangeDeclaration:
         return self.exchanges()[self.name(relative)]
 
-    def queue(self, spec: QueueSpec) -> RabbitQueue:
-        arguments: QuorumQueueArgs = {
-            "x-dead-letter-exchange": self.name(DEAD_LETTER_EXCHANGE),
-            "x-dead-letter-routing-key": self.name(spec.name),
-            "x-dead-letter-strategy": "at-least-once",
-            "x-overflow": "reject-publish",
-            "x-delivery-limit": self.delivery_limit,
-        }
-        return RabbitQueue(self.name(spec.name), queue_type=QueueType.QUORUM, arguments=arguments)
-
-    def dead_letter_queue(self, spec: QueueSpec) -> RabbitQueue:
-        arguments: QuorumQueueArgs = {"x-delivery-limit": DEAD_LETTER_QUEUE_DELIVERY_LIMIT}
-        return RabbitQueue(
-            self.name(spec.dead_letter_queue),
-            queue_type=QueueType.QUORUM,
-            durable=True,
-            arguments=arguments,
+    def queue(self, spec: QueueSpec) -> QueueDeclaration:
+        return QueueDeclaration(
+            self.name(spec.name),
+            {
+                "x-dead-letter-exchange": self.name(DEAD_LETTER_EXCHANGE),
+                "x-dead-letter-routing-key": self.name(spec.name),
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+                "x-delivery-limit": self.delivery_limit,
+            },
         )
 
-    async def declare(
-        self, broker: RabbitBroker, specs: tuple[QueueSpec, ...], channels: dict[str, Channel]
-    ) -> dict[str, AbstractExchange]:
+    def dead_letter_queue(self, spec: QueueSpec) -> QueueDeclaration:
+        return QueueDeclaration(
+            self.name(spec.dead_letter_queue),
+            {"x-delivery-limit": DEAD_LETTER_QUEUE_DELIVERY_LIMIT},
+        )
+
+    async def declare(self, broker: Broker, specs: tuple[QueueSpec, ...]) -> dict[str, Exchange]:
         """Declare exchanges, each queue (on its consumer's channel), its DLQ and bindings;
         returns the exchanges to publish to by name."""
-        exchanges: dict[str, AbstractExchange] = {
-            e.name: await broker.declare_exchange(e) for e in self.exchanges().values()
-        }
+        exchanges = {e.name: await broker.declare_exchange(e) for e in self.exchanges().values()}
         # Replies stored in the outbox before they went through {ns}.replies name the default
         # exchange; same routing key (the reply queue), and services may not write there.
         exchanges[""] = exchanges[self.name(REPLIES_EXCHANGE)]
         dlx = exchanges[self.name(DEAD_LETTER_EXCHANGE)]
         for spec in specs:
-            declarer = broker.config.declarer
-            queue = await declarer.declare_queue(self.queue(spec), channel=channels[spec.name])
+            queue = await broker.declare_queue(self.queue(spec))
             source = exchanges[self.name(spec.exchange)]
             for binding in spec.bindings:
-                await queue.bind(source, routing_key=binding)
+                await broker.bind(queue, source, binding)
             dead_letter_queue = await broker.declare_queue(self.dead_letter_queue(spec))
-            await dead_letter_queue.bind(dlx, routing_key=self.name(spec.name))
+            await broker.bind(dead_letter_queue, dlx, self.name(spec.name))
         return exchanges
