@@ -308,10 +308,10 @@ class Platform:
             process.stop()
 
 
-async def prepare_orders(bus: Bus, count: int) -> list[tuple[o.PlaceOrder, list[uuid.UUID]]]:
+async def prepare_orders(bus: Bus, count: int) -> list[tuple[o.PlaceOrderV1, list[uuid.UUID]]]:
     """Deposited orders to send ``increase-quantities`` to (spread, so commands rarely conflict)."""
     customer = builders.customer()
-    placed: list[tuple[o.PlaceOrder, list[uuid.UUID]]] = []
+    placed: list[tuple[o.PlaceOrderV1, list[uuid.UUID]]] = []
     for batch in range(0, count, 50):
         commands = [builders.place_order(customer) for _ in range(min(50, count - batch))]
         replies = await asyncio.gather(*(bus.request(c) for c in commands))
@@ -328,7 +328,7 @@ async def prepare_orders(bus: Bus, count: int) -> list[tuple[o.PlaceOrder, list[
 
 
 def increase_publisher(
-    bus: Bus, orders: list[tuple[o.PlaceOrder, list[uuid.UUID]]]
+    bus: Bus, orders: list[tuple[o.PlaceOrderV1, list[uuid.UUID]]]
 ) -> Callable[[str], Awaitable[None]]:
     counter = 0
 
@@ -584,7 +584,7 @@ async def full_flow(bus: Bus, count: int, rate: float | None = None) -> tuple[fl
         order_id = event.json.get("order_id") if event.type else None
         if order_id not in sent:
             return
-        if event.type == "orders.order.placed.v1" and order_id not in deposited:
+        if event.type == "orders.order.placed.v2" and order_id not in deposited:
             deposited.add(order_id)
             required = Decimal(event.json["required_deposit_vnd"])
             asyncio.get_running_loop().create_task(bus.emit(builders.deposit(order_id, required)))

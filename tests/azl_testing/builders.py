@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 from azl_contracts import Actor, ActorRole
 from azl_contracts import orders as o
 from azl_contracts import payments as p
-from azl_contracts.common import DeliveryAddress, PaymentMethod, ServiceCode
+from azl_contracts.common import Delivery, DeliveryAddress, PaymentMethod, ServiceCode
 from azl_contracts.complaints import ComplaintStatus
 from azl_contracts.fees import LedgerEntry, LedgerEntryKind, LedgerUpdated
 
@@ -55,14 +55,34 @@ def place_order(
     rate: str | Decimal = "3500",
     services: Sequence[ServiceCode] = (),
     order_id: UUID | None = None,
-) -> o.PlaceOrder:
-    return o.PlaceOrder.model_validate(
+) -> o.PlaceOrderV1:
+    """A place-order as a storefront still on version 1 sends it (the flat address)."""
+    return o.PlaceOrderV1.model_validate(
         {
             "actor": actor.model_dump(),
             "order_id": str(order_id or uuid4()),
             "items": list(items or [item()]),
             "delivery_address": ADDRESS.model_dump(),
             "services": [s.value for s in services],
+            "exchange_rate": str(rate),
+        }
+    )
+
+
+def place_order_v2(
+    actor: Actor,
+    items: Sequence[dict[str, Any]] | None = None,
+    *,
+    rate: str | Decimal = "3500",
+    order_id: UUID | None = None,
+) -> o.PlaceOrder:
+    """The current version: the delivery as recipient and address."""
+    return o.PlaceOrder.model_validate(
+        {
+            "actor": actor.model_dump(),
+            "order_id": str(order_id or uuid4()),
+            "items": list(items or [item()]),
+            "delivery": Delivery.of(ADDRESS).model_dump(),
             "exchange_rate": str(rate),
         }
     )

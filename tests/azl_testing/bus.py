@@ -8,21 +8,15 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from azl_client import Client
 from azl_contracts import Command, Event, Message
-from azl_contracts.topology import (
-    COMMANDS_EXCHANGE,
-    EVENTS_EXCHANGE,
-    REPLIES_EXCHANGE,
-    exchange_for,
-)
+from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLIES_EXCHANGE
 
 from .infra import Infra
 
@@ -37,6 +31,7 @@ class Received:
     body: bytes
     app_id: str | None
     at: float = field(default_factory=time.monotonic)
+    user_id: str | None = None
 
     @classmethod
     def of(cls, message: AbstractIncomingMessage) -> Received:
@@ -48,6 +43,7 @@ class Received:
             headers=dict(message.headers or {}),
             body=message.body,
             app_id=message.app_id,
+            user_id=message.user_id,
         )
 
     @property
@@ -61,35 +57,41 @@ class Received:
 
 
 class Bus:
+    """The test's own system on the bus: it publishes and asks through ``azl_client`` (as an
+    integrating system does) and records every event on a queue of its own."""
+
     def __init__(self, infra: Infra) -> None:
         self.infra = infra
         self.events: list[Received] = []
         self.on_event: Callable[[Received], Awaitable[None]] | None = None
-        self._replies: dict[str, asyncio.Future[Received]] = {}
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._client: Client | None = None
 
     async def connect(self) -> Bus:
         self._connection = await aio_pika.connect_robust(self.infra.amqp_url)
         self._channel = await self._connection.channel(publisher_confirms=True)
-        self._commands = await self._channel.declare_exchange(
-            self.infra.name(COMMANDS_EXCHANGE), aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        self._events = await self._channel.declare_exchange(
-            self.infra.name(EVENTS_EXCHANGE), aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        for relative, kind in (
+            (COMMANDS_EXCHANGE, aio_pika.ExchangeType.TOPIC),
+            (EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC),
+            (REPLIES_EXCHANGE, aio_pika.ExchangeType.DIRECT),
+        ):  # a test may start before (or without) the service that declares them
+            await self._channel.declare_exchange(self.infra.name(relative), kind, durable=True)
         recorder = await self._channel.declare_queue(exclusive=True, auto_delete=True)
-        await recorder.bind(self._events, routing_key="#")
+        await recorder.bind(self.infra.name(EVENTS_EXCHANGE), routing_key="#")
         await recorder.consume(self._record, no_ack=True)
-        replies = await self._channel.declare_exchange(
-            self.infra.name(REPLIES_EXCHANGE), aio_pika.ExchangeType.DIRECT, durable=True
+        self._client = await Client.connect(
+            self.infra.amqp_url, namespace=self.infra.namespace, app_id="tests"
         )
-        self._reply_queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
-        # the one step an RPC caller adds: services reply through {ns}.replies
-        await self._reply_queue.bind(replies, routing_key=self._reply_queue.name)
-        await self._reply_queue.consume(self._on_reply, no_ack=True)
         return self
 
+    @property
+    def client(self) -> Client:
+        assert self._client is not None, "connect() first"
+        return self._client
+
     async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
         if self._connection is not None:
             await self._connection.close()
 
@@ -101,24 +103,15 @@ class Bus:
 
     async def republish(self, event: Received, **extra_headers: Any) -> None:
         """The same event again, as a broker redelivery or a relay crash would produce it."""
-        await self._events.publish(
-            aio_pika.Message(
-                event.body,
-                message_id=event.message_id,
-                correlation_id=event.correlation_id,
-                type=event.type,
-                headers={**event.headers, **extra_headers},
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                app_id=event.app_id,
-            ),
+        await self.client.publish_raw(
+            event.body,
             routing_key=event.routing_key,
+            exchange=EVENTS_EXCHANGE,
+            message_id=event.message_id,
+            correlation_id=event.correlation_id,
+            message_type=event.type,
+            headers={**event.headers, **extra_headers},
         )
-
-    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
-        future = self._replies.pop(message.correlation_id or "", None)
-        if future is not None and not future.done():
-            future.set_result(Received.of(message))
 
     # --- publishing -------------------------------------------------------------------
 
@@ -135,25 +128,18 @@ class Bus:
         headers: dict[str, Any] | None = None,
         content_type: str | None = "application/json",
     ) -> str:
-        message_id = message_id if message_id is not None else str(uuid4())
-        targets = {COMMANDS_EXCHANGE: self._commands, EVENTS_EXCHANGE: self._events}
-        target = targets.get(exchange, self._channel.default_exchange)  # "": straight to a queue
-        await target.publish(
-            aio_pika.Message(
-                body,
-                message_id=message_id or None,
-                correlation_id=correlation_id,
-                type=message_type,
-                reply_to=reply_to,
-                headers=headers or {},
-                content_type=content_type,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                timestamp=datetime.now(UTC),
-                app_id="tests",
-            ),
+        """Any body (``exchange=""``: straight to a queue through the default exchange)."""
+        return await self.client.publish_raw(
+            body,
             routing_key=routing_key,
+            exchange=exchange,
+            message_id=message_id,
+            message_type=message_type,
+            correlation_id=correlation_id,
+            reply_to=reply_to,
+            headers=headers,
+            content_type=content_type,
         )
-        return message_id
 
     async def publish(
         self,
@@ -163,14 +149,8 @@ class Bus:
         correlation_id: str | None = None,
         reply_to: str | None = None,
     ) -> str:
-        return await self.publish_raw(
-            message.model_dump_json().encode(),
-            routing_key=message.routing_key(),
-            exchange=exchange_for(type(message)),
-            message_id=message_id,
-            message_type=message.message_type(),
-            correlation_id=correlation_id,
-            reply_to=reply_to,
+        return await self.client.publish(
+            message, message_id=message_id, correlation_id=correlation_id, reply_to=reply_to
         )
 
     async def send(
@@ -182,37 +162,27 @@ class Bus:
         self, event: Event, *, message_id: str | None = None, correlation_id: str | None = None
     ) -> str:
         """Publish an event as an outside system (payments) does."""
-        return await self.publish(event, message_id=message_id, correlation_id=correlation_id)
+        return await self.client.emit(event, message_id=message_id, correlation_id=correlation_id)
 
     async def request(
         self, message: Message, *, message_id: str | None = None, timeout: float = 20.0
     ) -> dict[str, Any]:
         """Send with ``reply_to`` and wait for the outcome, as an RPC caller does."""
-        message_id = message_id or str(uuid4())
-        future: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
-        self._replies[message_id] = future
-        await self.publish(
-            message,
-            message_id=message_id,
-            correlation_id=message_id,
-            reply_to=self._reply_queue.name,
-        )
-        reply = await asyncio.wait_for(future, timeout)
+        reply = await self.client.request(message, message_id=message_id, timeout=timeout)
         body: dict[str, Any] = reply.json
         return body
 
     async def request_raw(self, body: bytes, *, timeout: float = 20.0, **kwargs: Any) -> Received:
-        message_id = kwargs.pop("message_id", None) or str(uuid4())
-        future: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
-        self._replies[message_id] = future
-        await self.publish_raw(
-            body,
-            message_id=message_id,
-            correlation_id=message_id,
-            reply_to=self._reply_queue.name,
-            **kwargs,
+        reply = await self.client.request_raw(body, timeout=timeout, **kwargs)
+        return Received(
+            routing_key=self.client.reply_queue,
+            type=reply.type,
+            message_id=None,
+            correlation_id=reply.correlation_id,
+            headers={},
+            body=reply.body,
+            app_id=None,
         )
-        return await asyncio.wait_for(future, timeout)
 
     # --- observing --------------------------------------------------------------------
 

@@ -161,7 +161,7 @@ class OrderFacts:
         self.item_ids = [i.item_id for i in self.simulated.items]
         self.code = "AZ00000000"
 
-    def placed(self) -> o.OrderPlaced:
+    def placed(self) -> o.OrderPlacedV1:
         return self.simulated.placed()
 
     def status(

@@ -153,9 +153,10 @@ class SimulatedOrder:
             for i, q in zip(self.items, quantities, strict=True)
         ]
 
-    def placed(self) -> o.OrderPlaced:
+    def placed(self) -> o.OrderPlacedV1:
+        """As an orders instance still on version 1 publishes it."""
         goods = self.goods()
-        return o.OrderPlaced(
+        return o.OrderPlacedV1(
             **self._common(1),
             status=OrderStatus.AWAITING_DEPOSIT,
             website=Website.TAOBAO,

@@ -36,7 +36,7 @@ from .cluster import NODES, RESULTS, Cluster, node_name
 
 N = 1000
 RATE = 50  # placements per second offered: at least 20 s of them, through both node losses
-OUTCOME_TYPES = ("orders.order.placed.v1", "orders.command.rejected.v1")
+OUTCOME_TYPES = ("orders.order.placed.v2", "orders.command.rejected.v1")
 SERVICES = ("orders", "fees", "notifications", "complaints")
 FAST_RETRIES = {
     "AZL_RETRY_BASE_DELAY": "0.1",
@@ -214,7 +214,7 @@ async def test_cluster_failover_loses_and_duplicates_nothing(
         while sending or len(deposited_sent) < len(placements):
             for event in list(observer.events):
                 if (
-                    event.type == "orders.order.placed.v1"
+                    event.type == "orders.order.placed.v2"
                     and event.json["order_id"] not in deposited_sent
                 ):
                     body = event.json

@@ -2,13 +2,18 @@
 broker, every service runs the walking skeleton under its own user, and none can publish
 another service's events, send commands, touch another service's queues, put a message
 into one through the default exchange, or forge another service's dead letters; RPC
-replies still reach a caller that bound its reply queue to ``{ns}.replies``."""
+replies still reach a caller that bound its reply queue to ``{ns}.replies``, and a caller
+using direct reply-to through the reply relay."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -18,15 +23,17 @@ from uuid import uuid4
 import aio_pika
 import pytest
 import pytest_asyncio
-from aio_pika.exceptions import AMQPError
+from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
 from azl_testing import builders
 from azl_testing.bus import Bus
 from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
 from azl_testing.processes import ServiceProcess
+from faststream.rabbit import RabbitBroker, RabbitExchange
 
 from azl_cli import definitions
 from azl_contracts import Message
 from azl_contracts import fees as f
+from azl_contracts.topology import REPLY_RELAY_QUEUE
 
 SERVICES = ("orders", "fees", "notifications", "complaints")
 
@@ -290,3 +297,70 @@ async def _bind_as(url: str, queue: str, exchange: str, routing_key: str) -> Non
         channel = await connection.channel()
         target = await channel.get_queue(queue, ensure=False)
         await target.bind(exchange, routing_key=routing_key)
+
+
+@pytest.fixture(scope="module")
+def reply_relay(fresh_infra: Infra, broker_users: dict[str, str], services: None) -> Iterator[None]:
+    """The reply relay under its own user, as compose runs it."""
+    env = {
+        **os.environ,
+        "AZL_AMQP_URL": url_as(fresh_infra, "relay", broker_users),
+        "AZL_NAMESPACE": fresh_infra.namespace,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "azl_kit.reply_relay"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        asyncio.run(_relay_queue_declared(fresh_infra, process))
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+async def _relay_queue_declared(infra: Infra, process: subprocess.Popen[bytes]) -> None:
+    connection = await aio_pika.connect(infra.amqp_url)
+    async with connection:
+        for _ in range(300):
+            assert process.poll() is None, "the reply relay exited"
+            channel = await connection.channel()
+            try:
+                await channel.get_queue(infra.name(REPLY_RELAY_QUEUE), ensure=True)
+                return
+            except ChannelNotFoundEntity:
+                await asyncio.sleep(0.2)
+    raise TimeoutError("the reply relay did not declare its queue")
+
+
+async def test_direct_reply_to_works_with_least_privilege_and_opens_nothing(
+    fresh_infra: Infra, broker_users: dict[str, str], reply_relay: None
+) -> None:
+    """FastStream's broker.request() as the client user gets its quote through the relay;
+    a service can send nothing but a reply-to key through {ns}.direct-replies, and still
+    nothing through the default exchange."""
+    broker = RabbitBroker(url_as(fresh_infra, "client", broker_users))
+    await broker.connect()
+    try:
+        request = f.QuoteRequest.model_validate(
+            {"items": [{"quantity": 2, "unit_price_cny": "8.50"}], "exchange_rate": "3500"}
+        )
+        response = await broker.request(
+            request.model_dump_json(),
+            exchange=RabbitExchange(fresh_infra.name("commands"), declare=False),
+            routing_key=request.routing_key(),
+            message_type=request.message_type(),
+            message_id=str(uuid4()),
+            timeout=30,
+        )
+        assert json.loads(response.body)["goods_total_vnd"] == "59500"
+    finally:
+        await broker.stop()
+
+    fees = url_as(fresh_infra, "fees", broker_users)
+    direct = fresh_infra.name("direct-replies")
+    assert await _refused(_publish_as(fees, direct, fresh_infra.name("orders.payment-events")))
+    assert await _refused(_publish_as(fees, "", "amq.rabbitmq.reply-to.abc.def"))
+    await _publish_as(fees, direct, "amq.rabbitmq.reply-to.abc.def")  # allowed, goes nowhere

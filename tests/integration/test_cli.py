@@ -140,7 +140,7 @@ async def test_send_prints_an_accepted_outcome_with_its_events_and_exits_0(
     assert outcome["status"] == "accepted"
     assert outcome["command_type"] == "orders.place-order.v1"
     assert [e["type"] for e in outcome["events"]] == [
-        "orders.order.placed.v1",
+        "orders.order.placed.v2",
         "orders.order.status-changed.v1",
     ]
     [placed] = await bus.wait_for_order("orders.order.placed", command.order_id)
@@ -250,7 +250,7 @@ async def test_tail_prints_the_events_of_commands_sent_meanwhile(infra: Infra, b
     whole = "".join(printed)
     assert of_order(whole) == expected
     assert {
-        "orders.order.placed.v1",
+        "orders.order.placed.v2",
         "orders.order.deposited.v1",
         "orders.order.cancelled.v1",
     } <= set(expected)

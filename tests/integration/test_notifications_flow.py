@@ -271,7 +271,7 @@ async def test_a_whole_order_reaches_each_recipient_once_per_channel_in_its_lang
         )
         expected_hooks = Counter(
             {
-                "orders.order.placed.v1": 1,
+                "orders.order.placed.v2": 1,
                 "orders.order.deposited.v1": 1,
                 "orders.order.purchasing-started.v1": 1,
                 "orders.order.items-changed.v1": 1,

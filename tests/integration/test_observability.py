@@ -175,6 +175,7 @@ async def test_every_service_serves_its_asyncapi_document_and_page(platform: Pla
             document = (await http.get("/asyncapi.json")).json()
             page = await http.get("/asyncapi")
         assert document["asyncapi"] == "3.0.0"
-        assert "orders.place-order" in {c["address"] for c in document["channels"].values()}
+        addresses = {c["address"] for c in document["channels"].values()}
+        assert "{ns}.commands/orders.place-order" in addresses
         assert page.headers["content-type"].startswith("text/html")
         assert "asyncapi.json" in page.text

@@ -140,7 +140,7 @@ async def test_an_order_code_that_is_taken_is_drawn_again(
     placed = [
         json.loads(s.message.body)
         for s in relay.stored
-        if s.message.message_type == "orders.order.placed.v1"
+        if s.message.message_type == "orders.order.placed.v2"
     ]
     assert [p["order_code"] for p in placed] == ["AZ00000042", "AZ00000043"]
 

@@ -281,7 +281,7 @@ async def test_reply_to_receives_the_outcome(bus: Bus) -> None:
     assert accepted["status"] == "accepted"
     assert accepted["command_type"] == "orders.place-order.v1"
     assert [e["type"] for e in accepted["events"]] == [
-        "orders.order.placed.v1",
+        "orders.order.placed.v2",
         "orders.order.status-changed.v1",
     ]
     assert accepted["result"]["order_code"].startswith("AZ")

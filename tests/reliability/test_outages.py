@@ -35,12 +35,14 @@ N = 500
 S = OrderStatus
 
 
-def _place_orders(n: int) -> list[tuple[o.PlaceOrder, str]]:
+def _place_orders(n: int) -> list[tuple[o.PlaceOrderV1, str]]:
     customer = builders.customer()
     return [(builders.place_order(customer), str(uuid4())) for _ in range(n)]
 
 
-async def _publish(bus: Bus, commands: list[tuple[o.PlaceOrder, str]], rate: float | None) -> None:
+async def _publish(
+    bus: Bus, commands: list[tuple[o.PlaceOrderV1, str]], rate: float | None
+) -> None:
     for command, message_id in commands:
         await bus.send(command, message_id=message_id)
         if rate:

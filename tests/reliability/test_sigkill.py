@@ -43,7 +43,7 @@ class Stream:
 
     bus: Bus
     customer: Actor
-    placements: list[tuple[o.PlaceOrder, str]] = field(default_factory=list)
+    placements: list[tuple[o.PlaceOrderV1, str]] = field(default_factory=list)
     deposits_sent: int = 0
     started: float = field(default_factory=time.monotonic)
     ended: float | None = None

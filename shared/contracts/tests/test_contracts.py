@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from azl_contracts import MessageKind, registry
 from azl_contracts import orders as o
 from azl_contracts import payments as p
-from azl_contracts.export import DEFAULT_OUT, differences
+from azl_contracts.export import DEFAULT_OUT, DEFAULT_PUBLISHED, differences, unrecorded
 from azl_contracts.topology import SERVICES, all_queues, consumers_of, routing_key_matches
 
 ACTOR = {"id": "cust-1", "role": "customer"}
@@ -17,6 +17,7 @@ ACTOR = {"id": "cust-1", "role": "customer"}
 
 def test_the_committed_export_matches_the_code() -> None:
     assert differences(DEFAULT_OUT) == [], "run `uv run azl-contracts-export`"
+    assert unrecorded(DEFAULT_PUBLISHED) == [], "run `uv run azl-contracts-export`"
 
 
 def test_commands_refuse_unknown_fields() -> None:

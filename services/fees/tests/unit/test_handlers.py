@@ -31,6 +31,7 @@ def test_the_queues_bind_the_events_fees_reacts_to() -> None:
     bound = {m for q in queues_of("fees") if q.exchange == "events" for m in messages_for(q)}
     assert bound == {
         orders.OrderPlaced,
+        orders.OrderPlacedV1,  # the same routing key: both versions arrive there
         orders.OrderDeposited,
         orders.QuantitiesIncreased,
         orders.ItemsConfirmed,

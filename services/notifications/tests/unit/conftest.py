@@ -13,6 +13,7 @@ from azl_contracts import fees as f
 from azl_contracts import notifications as n
 from azl_contracts import orders as o
 from azl_contracts.common import (
+    Delivery,
     DeliveryAddress,
     ItemStatus,
     OrderStatus,
@@ -93,7 +94,7 @@ def samples() -> list[Event]:
                 website=Website.TAOBAO,
                 goods=GOODS,
                 services=[],
-                delivery_address=ADDRESS,
+                delivery=Delivery.of(ADDRESS),
                 required_deposit_vnd=Decimal(490000),
             )
         ),

@@ -20,6 +20,7 @@ import phonenumbers
 from azl_contracts import Actor, ActorRole, Event, ReasonCode
 from azl_contracts import orders as contract
 from azl_contracts.common import (
+    Delivery,
     DeliveryAddress,
     ItemStatus,
     OrderStatus,
@@ -298,7 +299,7 @@ class Order:
             website=order.website,
             goods=order.goods(),
             services=order.services,
-            delivery_address=order.delivery_address,
+            delivery=Delivery.of(order.delivery_address),
             required_deposit_vnd=order.required_deposit_vnd,
         )
         order._record(

@@ -8,7 +8,7 @@ import pytest
 
 from azl_contracts import Actor, ActorRole
 from azl_contracts import orders as o
-from azl_contracts.common import OrderStatus
+from azl_contracts.common import Delivery, DeliveryAddress, OrderStatus
 from orders.domain import Order
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ def place_command(**overrides: Any) -> o.PlaceOrder:
     data: dict[str, Any] = {
         "actor": CUSTOMER.model_dump(),
         "items": [item()],
-        "delivery_address": ADDRESS,
+        "delivery": Delivery.of(DeliveryAddress.model_validate(ADDRESS)),
         "services": [],
         "exchange_rate": "3500",
     }

@@ -60,7 +60,7 @@ class TestPlacement:
         assert order.goods_total_vnd == Decimal("700000")  # 2 × 100 CNY × 3,500
         assert order.required_deposit_vnd == Decimal("490000")
         assert order.version == 1
-        assert event_types(order) == ["orders.order.placed.v1", "orders.order.status-changed.v1"]
+        assert event_types(order) == ["orders.order.placed.v2", "orders.order.status-changed.v1"]
         assert order.history[0].to_status is S.AWAITING_DEPOSIT
 
     @pytest.mark.parametrize(

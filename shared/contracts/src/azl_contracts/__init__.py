@@ -17,6 +17,7 @@ from .base import (
     registry,
 )
 from .common import ReasonCode
+from .versions import versions
 
 __all__ = [
     "Actor",
@@ -36,4 +37,5 @@ __all__ = [
     "outcomes",
     "payments",
     "registry",
+    "versions",
 ]

@@ -90,6 +90,8 @@ class Query(Message):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     KIND: ClassVar[MessageKind] = MessageKind.QUERY
+    REPLY: ClassVar[type[Reply] | None] = None
+    """The reply that answers it (besides ``query.failed``)."""
 
 
 class Reply(Message):

@@ -45,6 +45,7 @@ class ReasonCode(StrEnum):
     COMPLAINT_WINDOW_CLOSED = "complaint_window_closed"
     DUPLICATE = "duplicate"
     LIMIT_EXCEEDED = "limit_exceeded"
+    VERSION_RETIRED = "version_retired"
 
 
 REASON_DESCRIPTIONS: dict[ReasonCode, str] = {
@@ -58,6 +59,8 @@ REASON_DESCRIPTIONS: dict[ReasonCode, str] = {
     ReasonCode.COMPLAINT_WINDOW_CLOSED: "the order is completed; complaints are closed",
     ReasonCode.DUPLICATE: "an equivalent open resource already exists",
     ReasonCode.LIMIT_EXCEEDED: "an amount is above what is allowed (e.g. paid minus refunded)",
+    ReasonCode.VERSION_RETIRED: "this version's migration window is over: send the current "
+    "version (details name it)",
 }
 
 
@@ -181,3 +184,51 @@ class DeliveryAddress(BaseModel):
     address_line: str = Field(min_length=1, max_length=500)
     province: str = Field(min_length=1, max_length=100)
     district: str = Field(min_length=1, max_length=100)
+
+
+class Recipient(BaseModel):
+    """Who receives the goods."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    full_name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=1, max_length=32)
+
+
+class Address(BaseModel):
+    """Where the goods go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    line: str = Field(min_length=1, max_length=500, description="Street, number, building.")
+    district: str = Field(min_length=1, max_length=100)
+    province: str = Field(min_length=1, max_length=100)
+
+
+class Delivery(BaseModel):
+    """Where the goods go and to whom (version 2 of the delivery address): the recipient and
+    the place apart, as carriers and the warehouse's labels take them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipient: Recipient
+    address: Address
+
+    @classmethod
+    def of(cls, address: DeliveryAddress) -> Delivery:
+        return cls(
+            recipient=Recipient(full_name=address.full_name, phone=address.phone),
+            address=Address(
+                line=address.address_line, district=address.district, province=address.province
+            ),
+        )
+
+    def flat(self) -> DeliveryAddress:
+        """The same delivery as one flat address (the version-1 shape)."""
+        return DeliveryAddress(
+            full_name=self.recipient.full_name,
+            phone=self.recipient.phone,
+            address_line=self.address.line,
+            province=self.address.province,
+            district=self.address.district,
+        )

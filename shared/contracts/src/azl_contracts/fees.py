@@ -74,6 +74,9 @@ class Quote(Reply):
     )
 
 
+QuoteRequest.REPLY = Quote
+
+
 class LedgerEntryKind(StrEnum):
     PAYMENT = "payment"
     CHARGE = "charge"

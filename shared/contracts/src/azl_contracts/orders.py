@@ -13,6 +13,7 @@ from .common import (
     CNY,
     VND,
     ActorId,
+    Delivery,
     DeliveryAddress,
     ExchangeRate,
     ItemStatus,
@@ -22,6 +23,7 @@ from .common import (
     ServiceCode,
     Website,
 )
+from .versions import versions
 
 CUSTOMER = frozenset({ActorRole.CUSTOMER})
 STAFF = frozenset({ActorRole.STAFF})
@@ -85,10 +87,11 @@ ItemIds = list[UUID]
 # --- commands ------------------------------------------------------------------------
 
 
-class PlaceOrder(Command):
-    """A new order from the storefront. The website is derived from the product URLs."""
+class PlaceOrderV1(Command):
+    """A new order from the storefront, with a flat delivery address (superseded by v2)."""
 
     NAME: ClassVar[str] = "orders.place-order"
+    VERSION: ClassVar[int] = 1
     ALLOWED_ROLES = CUSTOMER_OR_SYSTEM
 
     order_id: UUID | None = Field(
@@ -101,6 +104,35 @@ class PlaceOrder(Command):
     delivery_address: DeliveryAddress
     services: list[ServiceCode] = Field(default_factory=list, max_length=10)
     exchange_rate: ExchangeRate
+
+
+class PlaceOrder(Command):
+    """A new order from the storefront. The website is derived from the product URLs."""
+
+    NAME: ClassVar[str] = "orders.place-order"
+    VERSION: ClassVar[int] = 2
+    ALLOWED_ROLES = CUSTOMER_OR_SYSTEM
+
+    order_id: UUID | None = Field(
+        default=None, description="Chosen by the caller to make retries safe; generated if absent."
+    )
+    customer_id: ActorId | None = Field(
+        default=None, description="Required when the actor is the storefront (system)."
+    )
+    items: list[NewItem] = Field(min_length=1, max_length=MAX_ITEMS_PER_ORDER)
+    delivery: Delivery
+    services: list[ServiceCode] = Field(default_factory=list, max_length=10)
+    exchange_rate: ExchangeRate
+
+    @property
+    def delivery_address(self) -> DeliveryAddress:
+        return self.delivery.flat()
+
+
+@versions.upcaster(PlaceOrderV1, PlaceOrder)
+def _place_order_v2(command: PlaceOrderV1) -> PlaceOrder:
+    fields = {name: value for name, value in command if name != "delivery_address"}
+    return PlaceOrder(**fields, delivery=Delivery.of(command.delivery_address))
 
 
 class CancelOrder(Command):
@@ -279,8 +311,11 @@ class OrderEvent(Event):
     occurred_at: AwareDatetime
 
 
-class OrderPlaced(OrderEvent):
+class OrderPlacedV1(OrderEvent):
+    """A new order, with a flat delivery address (superseded by v2)."""
+
     NAME: ClassVar[str] = "orders.order.placed"
+    VERSION: ClassVar[int] = 1
 
     status: OrderStatus
     website: Website
@@ -288,6 +323,26 @@ class OrderPlaced(OrderEvent):
     services: list[ServiceCode]
     delivery_address: DeliveryAddress
     required_deposit_vnd: VND
+
+
+class OrderPlaced(OrderEvent):
+    """A new order, awaiting its deposit."""
+
+    NAME: ClassVar[str] = "orders.order.placed"
+    VERSION: ClassVar[int] = 2
+
+    status: OrderStatus
+    website: Website
+    goods: Goods
+    services: list[ServiceCode]
+    delivery: Delivery
+    required_deposit_vnd: VND
+
+
+@versions.upcaster(OrderPlacedV1, OrderPlaced)
+def _order_placed_v2(event: OrderPlacedV1) -> OrderPlaced:
+    fields = {name: value for name, value in event if name != "delivery_address"}
+    return OrderPlaced(**fields, delivery=Delivery.of(event.delivery_address))
 
 
 class DepositPaymentRecorded(OrderEvent):

@@ -20,6 +20,19 @@ REPLIES_EXCHANGE = "replies"
 """Direct: RPC replies. A caller binds its exclusive reply queue here with the queue's own
 name as the routing key and sends that name as ``reply_to``; services publish replies here
 and have no write on the default exchange (which would reach every queue)."""
+DIRECT_REPLY_TO_PREFIX = "amq.rabbitmq.reply-to."
+"""RabbitMQ's direct reply-to: a caller consuming ``amq.rabbitmq.reply-to`` sends requests
+whose ``reply_to`` the broker rewrites to ``amq.rabbitmq.reply-to.<channel>.<key>``. Such a
+reply is deliverable only through the default exchange, and a user allowed to write there
+may put anything into any queue (topic permissions do not apply to it), so services never
+get that right. They publish these replies to ``{ns}.direct-replies`` instead."""
+DIRECT_REPLIES_EXCHANGE = "direct-replies"
+"""Topic: services publish direct reply-to replies here under the reply-to key (topic
+permissions let them use no other key); ``{ns}.reply-relay`` takes them."""
+REPLY_RELAY_QUEUE = "reply-relay"
+"""The reply relay's queue, bound to ``{ns}.direct-replies`` by ``amq.rabbitmq.reply-to.#``:
+the relay, a process of its own with its own broker user, forwards each reply to the default
+exchange under its reply-to key, which RabbitMQ never routes to a queue, and nothing else."""
 DEAD_LETTER_SUFFIX = ".dlq"
 
 # Headers the broker adds to count a message's deliveries and record its dead-letterings.

@@ -52,3 +52,9 @@ class ConcurrencyConflict(Exception):
 
 class RetryLater(Exception):
     """The message cannot be applied yet (e.g. an event about an order not seen so far)."""
+
+
+class VersionRetired(DomainError):
+    """The message's version is past its migration window (``AZL_RETIRED_MESSAGE_TYPES``)."""
+
+    reason_code = ReasonCode.VERSION_RETIRED

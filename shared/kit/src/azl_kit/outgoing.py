@@ -7,7 +7,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from azl_contracts import Event, Message, Reply
-from azl_contracts.topology import REPLIES_EXCHANGE, exchange_for
+from azl_contracts.topology import (
+    DIRECT_REPLIES_EXCHANGE,
+    DIRECT_REPLY_TO_PREFIX,
+    REPLIES_EXCHANGE,
+    exchange_for,
+)
 
 from .flow import FlowContext
 
@@ -50,9 +55,12 @@ def routed(message: Event | Message, *, namespace: str, flow: FlowContext) -> Ou
 
 def reply(message: Reply, *, namespace: str, reply_to: str, flow: FlowContext) -> OutgoingMessage:
     """An RPC reply: ``{ns}.replies`` routes it to the caller's ``reply_to`` queue, which the
-    caller bound there under its own name."""
+    caller bound there under its own name; a direct reply-to address goes to
+    ``{ns}.direct-replies``, whose relay delivers it (services may not write to the default
+    exchange, the only way to such an address)."""
+    direct = reply_to.startswith(DIRECT_REPLY_TO_PREFIX)
     return OutgoingMessage(
-        exchange=f"{namespace}.{REPLIES_EXCHANGE}",
+        exchange=f"{namespace}.{DIRECT_REPLIES_EXCHANGE if direct else REPLIES_EXCHANGE}",
         routing_key=reply_to,
         message_type=message.message_type(),
         body=encode(message),

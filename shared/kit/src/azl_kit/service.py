@@ -117,6 +117,7 @@ class ServiceRuntime(Generic[S, U]):
 
     async def start(self) -> None:
         settings = self.settings
+        self.definition.handlers.retire(settings.retired_message_types)
         missing = self.definition.handlers.uncovered(settings.service, commands=False)
         if missing:
             raise RuntimeError(f"{settings.service} has no handler for {', '.join(missing)}")

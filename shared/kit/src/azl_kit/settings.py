@@ -7,10 +7,12 @@ development and test.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from azl_contracts import versions
 
 DEV_JWT_SECRET = "azl-development-secret-change-me-0123456789"
 
@@ -71,6 +73,17 @@ class ServiceSettings(BaseSettings):
     startup_timeout: float = Field(
         default=60.0, gt=0, description="How long start-up waits for the broker and database."
     )
+    retired_message_types: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Legacy message versions whose migration window is over, comma-separated "
+        "(e.g. orders.place-order.v1): refused with version_retired, never upcast.",
+    )
+
+    @field_validator("retired_message_types", mode="before")
+    @classmethod
+    def _legacy_versions(cls, value: Any) -> tuple[str, ...]:
+        names = value.split(",") if isinstance(value, str) else list(value or ())
+        return versions.check_retirable(n.strip() for n in names if n.strip())
 
     @property
     def service(self) -> str:

@@ -5,7 +5,8 @@ Every consumer queue is a durable quorum queue whose dead-letter exchange is ``{
 there with exactly that name, so the broker's own dead-lettering (``x-delivery-limit``) and
 the pipeline's both land in it, and topic permissions can confine each service to its own
 queues' names. RPC replies go through ``{ns}.replies`` (direct), where each caller binds its
-reply queue under its own name.
+reply queue under its own name, or, to a direct reply-to address, ``{ns}.direct-replies``
+(topic), from which the reply relay (``azl_kit.reply_relay``) delivers them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from azl_contracts.topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
+    DIRECT_REPLIES_EXCHANGE,
     EVENTS_EXCHANGE,
     REPLIES_EXCHANGE,
     QueueSpec,
@@ -80,8 +82,21 @@ class Topology:
     def replies(self) -> ExchangeDeclaration:
         return ExchangeDeclaration(self.name(REPLIES_EXCHANGE), ExchangeType.DIRECT)
 
+    @property
+    def direct_replies(self) -> ExchangeDeclaration:
+        return ExchangeDeclaration(self.name(DIRECT_REPLIES_EXCHANGE), ExchangeType.TOPIC)
+
     def exchanges(self) -> dict[str, ExchangeDeclaration]:
-        return {e.name: e for e in (self.commands, self.events, self.dead_letters, self.replies)}
+        return {
+            e.name: e
+            for e in (
+                self.commands,
+                self.events,
+                self.dead_letters,
+                self.replies,
+                self.direct_replies,
+            )
+        }
 
     def exchange(self, relative: str) -> ExchangeDeclaration:
         return self.exchanges()[self.name(relative)]

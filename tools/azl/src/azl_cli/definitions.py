@@ -10,6 +10,11 @@ permissions do not apply there, so it would let one service put forged messages 
 another's queues. The payments system may publish only ``payments.*`` events; a client
 (storefront, staff tools, CLI) may publish commands and use its own server-named reply
 queues, bound to ``{ns}.replies``; the administrator may do everything.
+
+Direct reply-to: a reply to an ``amq.rabbitmq.reply-to.*`` address can only be published to
+the default exchange, so services publish it to ``{ns}.direct-replies`` with exactly such a
+key (a topic permission allows no other) and the ``relay`` user, the only one besides the
+administrator with write on the default exchange, forwards it (``azl_kit.reply_relay``).
 """
 
 from __future__ import annotations
@@ -23,14 +28,17 @@ from typing import Any
 from azl_contracts.topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
+    DIRECT_REPLIES_EXCHANGE,
+    DIRECT_REPLY_TO_PREFIX,
     EVENTS_EXCHANGE,
     REPLIES_EXCHANGE,
+    REPLY_RELAY_QUEUE,
     SERVICES,
     queues_of,
 )
 
 NOTHING = "^$"
-ROLES = (*SERVICES, "payments", "client", "admin")
+ROLES = (*SERVICES, "payments", "client", "relay", "admin")
 
 
 def user_name(namespace: str, role: str) -> str:
@@ -58,12 +66,15 @@ def service_permissions(namespace: str, service: str) -> dict[str, str]:
         _exchange(namespace, e) for e in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE)
     ]
     replies = _exchange(namespace, REPLIES_EXCHANGE)
+    direct_replies = _exchange(namespace, DIRECT_REPLIES_EXCHANGE)
     return {
-        "configure": _any_of(*bound, replies, own_queues),  # declares them all at start-up
+        # declares them all at start-up
+        "configure": _any_of(*bound, replies, direct_replies, own_queues),
         "write": _any_of(
             _exchange(namespace, EVENTS_EXCHANGE),
             _exchange(namespace, DEAD_LETTER_EXCHANGE),
             replies,
+            direct_replies,
             own_queues,  # queue.bind needs write on the queue
         ),
         "read": _any_of(*bound, own_queues),  # queue.bind needs read on the exchange
@@ -100,6 +111,11 @@ def service_topic_permissions(namespace: str, service: str) -> list[dict[str, st
             "exchange": f"{namespace}.{DEAD_LETTER_EXCHANGE}",
             "write": _own_queue_names(namespace, service),
             "read": _own_queue_names(namespace, service),
+        },
+        {
+            "exchange": f"{namespace}.{DIRECT_REPLIES_EXCHANGE}",
+            "write": "^" + re.escape(DIRECT_REPLY_TO_PREFIX),
+            "read": NOTHING,
         },
     ]
 
@@ -149,6 +165,15 @@ def _permissions(namespace: str, role: str) -> dict[str, str]:
             # binding a reply queue to {ns}.replies: write on the queue, read on the exchange
             "write": _any_of(_exchange(namespace, COMMANDS_EXCHANGE), reply_queues),
             "read": _any_of(reply_queues, _exchange(namespace, REPLIES_EXCHANGE)),
+        }
+    if role == "relay":
+        relay_queue = _exchange(namespace, REPLY_RELAY_QUEUE)
+        direct_replies = _exchange(namespace, DIRECT_REPLIES_EXCHANGE)
+        return {
+            "configure": _any_of(direct_replies, relay_queue),
+            # forwarding: the default exchange (with direct reply-to keys only, by its code)
+            "write": _any_of("amq\\.default", relay_queue),
+            "read": _any_of(direct_replies, relay_queue),
         }
     return {"configure": ".*", "write": ".*", "read": ".*"}
 

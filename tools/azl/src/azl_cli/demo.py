@@ -18,11 +18,18 @@ from uuid import UUID, uuid4
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from azl_contracts import Actor, ActorRole, Command, Event, Message
+from azl_client import Client
+from azl_contracts import Actor, ActorRole, Command, Event
 from azl_contracts import complaints as k
 from azl_contracts import orders as o
 from azl_contracts import payments as p
-from azl_contracts.common import OrderStatus, PaymentMethod, ServiceCode
+from azl_contracts.common import (
+    Delivery,
+    DeliveryAddress,
+    OrderStatus,
+    PaymentMethod,
+    ServiceCode,
+)
 
 S = OrderStatus
 STAFF = Actor(id="demo-staff", role=ActorRole.STAFF)
@@ -48,22 +55,18 @@ class Demo:
         self.order_id = uuid4()
         self.customer = Actor(id=f"demo-{uuid4().hex[:8]}", role=ActorRole.CUSTOMER)
         self.events: list[dict[str, Any]] = []
-        self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def run(self) -> UUID:
+        """Sends through ``azl_client`` as a storefront and the payments system would, and
+        watches every event on a queue of its own."""
         connection = await aio_pika.connect(self.amqp_url)
-        async with connection:
-            channel = await connection.channel(publisher_confirms=True)
-            self._commands = await channel.get_exchange(f"{self.namespace}.commands", ensure=False)
-            self._events = await channel.get_exchange(f"{self.namespace}.events", ensure=False)
+        client = await Client.connect(self.amqp_url, namespace=self.namespace, app_id="azl-demo")
+        async with connection, client:
+            self._client = client
+            channel = await connection.channel()
             watch = await channel.declare_queue(exclusive=True, auto_delete=True)
-            await watch.bind(self._events, routing_key="#")
+            await watch.bind(f"{self.namespace}.events", routing_key="#")
             await watch.consume(self._on_event, no_ack=True)
-            self._reply_queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-            await self._reply_queue.bind(
-                f"{self.namespace}.replies", routing_key=self._reply_queue.name
-            )
-            await self._reply_queue.consume(self._on_reply, no_ack=True)
             await self._lifecycle()
         return self.order_id
 
@@ -78,7 +81,7 @@ class Demo:
                         _item("Áo khoác lông vũ", "459.00", 1),
                         _item("Giày thể thao", "89.50", 2),
                     ],
-                    "delivery_address": ADDRESS,
+                    "delivery": Delivery.of(DeliveryAddress.model_validate(ADDRESS)),
                     "services": [
                         ServiceCode.TALLYING,
                         ServiceCode.INSURANCE,
@@ -181,13 +184,7 @@ class Demo:
     async def command(
         self, command: Command, timeout: float = 30, *, strict: bool = True
     ) -> dict[str, Any]:
-        message_id = str(uuid4())
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._replies[message_id] = future
-        await self._commands.publish(
-            self._message(command, message_id, reply=True), command.routing_key()
-        )
-        outcome = await asyncio.wait_for(future, timeout)
+        outcome: dict[str, Any] = (await self._client.request(command, timeout=timeout)).json
         reason = f" ({outcome.get('reason_code')})" if outcome["status"] != "accepted" else ""
         self.echo(f"→ {command.message_type():<36} {outcome['status']}{reason}")
         if strict and outcome["status"] != "accepted":
@@ -195,20 +192,8 @@ class Demo:
         return outcome
 
     async def emit(self, event: Event) -> None:
-        await self._events.publish(self._message(event, str(uuid4())), event.routing_key())
+        await self._client.emit(event)
         self.echo(f"→ {event.message_type():<36} (as the payments system)")
-
-    def _message(self, message: Message, message_id: str, reply: bool = False) -> aio_pika.Message:
-        return aio_pika.Message(
-            message.model_dump_json().encode(),
-            message_id=message_id,
-            correlation_id=message_id,
-            type=message.message_type(),
-            content_type="application/json",
-            reply_to=self._reply_queue.name if reply else None,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            app_id="azl-demo",
-        )
 
     async def wait_for(
         self,
@@ -235,11 +220,6 @@ class Demo:
         body["_type"] = message.type or ""
         self.events.append(body)
         self.echo(f"   {message.type:<44} {_summary(body)}")
-
-    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
-        future = self._replies.pop(message.correlation_id or "", None)
-        if future is not None and not future.done():
-            future.set_result(json.loads(message.body))
 
 
 def _item(title: str, price: str, quantity: int) -> dict[str, Any]:

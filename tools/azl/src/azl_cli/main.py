@@ -11,11 +11,13 @@ from typing import Any
 
 import typer
 
-from . import definitions, demo, dlq, messaging, platform, story
+from . import definitions, demo, dlq, messaging, payments, platform, story, tokens
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
+app.command("token")(tokens.token)
+app.command("pay-deposit")(payments.pay_deposit)
 
 AmqpUrl = typer.Option(
     "amqp://guest:guest@127.0.0.1:5672/", "--amqp-url", envvar="AZL_AMQP_URL", help="RabbitMQ"
@@ -36,8 +38,10 @@ def run(
 
 @app.command()
 def send(
-    message_type: str = typer.Argument(..., help="e.g. orders.cancel-order (or .v1)"),
-    body: str = typer.Argument(..., help="The command as JSON, or @file.json"),
+    message_type: str = typer.Argument(
+        ..., help="e.g. orders.cancel-order (or .v1), or payments.deposit.received"
+    ),
+    body: str = typer.Argument(..., help="The message as JSON, or @file.json"),
     amqp_url: str = AmqpUrl,
     namespace: str = Namespace,
     timeout: float = typer.Option(30.0, help="Seconds to wait for the outcome"),
@@ -45,7 +49,8 @@ def send(
 ) -> None:
     """Send a command (or query) from the contracts: validated against its schema first,
     then published with reply_to; prints the outcome. Exit 0 accepted, 1 rejected,
-    2 invalid or no reply."""
+    2 invalid or no reply. An event an outside system owns (payments.*) is published as
+    that system would, without a reply."""
     text = Path(body[1:]).read_text() if body.startswith("@") else body
     try:
         message = messaging.validate(message_type, json.loads(text))

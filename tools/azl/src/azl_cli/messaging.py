@@ -4,87 +4,84 @@ or watch events as they are published."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
-from uuid import uuid4
 
 import aio_pika
 from pydantic import ValidationError
 
-from azl_contracts import Message, MessageKind, registry
+from azl_client import Client, NoReply
+from azl_contracts import Event, Message, MessageKind, registry
 from azl_contracts.base import UnknownMessageType
-from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLIES_EXCHANGE
+from azl_contracts.topology import EVENTS_EXCHANGE, SERVICES
 
 
 class InvalidMessage(ValueError):
     pass
 
 
-def resolve(message_type: str) -> type[Message]:
-    """``orders.cancel-order`` (newest version) or ``orders.cancel-order.v1``."""
+def candidates(message_type: str) -> list[type[Message]]:
+    """``orders.place-order.v1``: that version; ``orders.place-order``: every version, newest
+    first."""
     try:
-        return registry.by_type(message_type)
+        return [registry.by_type(message_type)]
     except UnknownMessageType:
-        versions = [m for m in registry if message_type == m.NAME]
-        if not versions:
-            sendable = sorted(
-                m.NAME for m in registry if m.KIND in (MessageKind.COMMAND, MessageKind.QUERY)
-            )
+        named = sorted((m for m in registry if message_type == m.NAME), key=lambda m: -m.VERSION)
+        if not named:
             raise InvalidMessage(
-                f"no message {message_type!r}; commands and queries: {', '.join(sendable)}"
+                f"no message {message_type!r}; you can send: {', '.join(sendable_names())}"
             ) from None
-        return max(versions, key=lambda m: m.VERSION)
+        return named
+
+
+def sendable(message: type[Message]) -> bool:
+    """Commands and queries, and the events an outside system owns (``payments.*``): the
+    services' own events only they publish."""
+    if message.KIND in (MessageKind.COMMAND, MessageKind.QUERY):
+        return True
+    return message.KIND is MessageKind.EVENT and message.owner() not in SERVICES
+
+
+def sendable_names() -> list[str]:
+    return sorted({m.NAME for m in registry if sendable(m)})
 
 
 def validate(message_type: str, body: dict[str, Any]) -> Message:
-    """The body checked against the message's schema before anything is sent."""
-    message_class = resolve(message_type)
-    if message_class.KIND not in (MessageKind.COMMAND, MessageKind.QUERY):
-        raise InvalidMessage(f"{message_class.message_type()} is not a command or a query")
-    try:
-        return message_class.model_validate(body)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in error.errors()
+    """The body checked against the message's schema before anything is sent; given a name
+    without a version, the newest version the body is valid for."""
+    versions = candidates(message_type)
+    if not sendable(versions[0]):
+        raise InvalidMessage(
+            f"{versions[0].message_type()} is published only by {versions[0].owner()}; "
+            f"you can send: {', '.join(sendable_names())}"
         )
-        raise InvalidMessage(f"{message_class.message_type()}: {problems}") from None
+    first_error: ValidationError | None = None
+    for message_class in versions:
+        try:
+            return message_class.model_validate(body)
+        except ValidationError as error:
+            first_error = first_error or error
+    assert first_error is not None
+    problems = "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in first_error.errors()
+    )
+    raise InvalidMessage(f"{versions[0].message_type()}: {problems}")
 
 
 async def send(
     amqp_url: str, namespace: str, message: Message, *, timeout: float, wait: bool = True
 ) -> dict[str, Any] | None:
-    """Publish with ``reply_to`` and return the outcome (None when not waiting)."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        replies = await channel.declare_queue(exclusive=True, auto_delete=True)
-        # services reply through {ns}.replies, routed by the reply queue's own name
-        await replies.bind(f"{namespace}.{REPLIES_EXCHANGE}", routing_key=replies.name)
-        exchange = await channel.get_exchange(f"{namespace}.{COMMANDS_EXCHANGE}", ensure=False)
-        message_id = str(uuid4())
-        await exchange.publish(
-            aio_pika.Message(
-                message.model_dump_json().encode(),
-                message_id=message_id,
-                correlation_id=message_id,
-                type=message.message_type(),
-                content_type="application/json",
-                reply_to=replies.name if wait else None,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                app_id="azl-cli",
-            ),
-            routing_key=message.routing_key(),
-        )
-        if not wait:
+    """Publish; for a command or a query with ``wait``, return its outcome (its RPC reply)."""
+    async with await Client.connect(amqp_url, namespace=namespace, app_id="azl-cli") as client:
+        if not wait or isinstance(message, Event):
+            await client.publish(message)
             return None
-        async with replies.iterator(timeout=timeout) as incoming:
-            async for reply in incoming:
-                await reply.ack()
-                if reply.correlation_id == message_id:
-                    outcome: dict[str, Any] = json.loads(reply.body)
-                    return outcome
-    return None
+        try:
+            reply = await client.request(message, timeout=timeout)
+        except NoReply:
+            raise TimeoutError from None
+        outcome: dict[str, Any] = reply.json
+        return outcome
 
 
 async def tail(

@@ -1,4 +1,5 @@
-"""Run the whole platform locally as processes: migrations and the four services.
+"""Run the whole platform locally as processes: migrations, the four services and the
+reply relay (which delivers RPC replies to callers using direct reply-to).
 
 Each service migrates its own database on start (creating it if needed); this starts them,
 waits until each answers ``/readyz``, prints where everything is, and on Ctrl-C stops them
@@ -40,6 +41,8 @@ def start(env: dict[str, str], host: str = "127.0.0.1") -> list[Running]:
         service_env = {**env, "AZL_HTTP_PORT": str(port), "AZL_HTTP_HOST": host}
         process = subprocess.Popen([sys.executable, "-m", name], env=service_env)
         running.append(Running(name, port, process))
+    relay = subprocess.Popen([sys.executable, "-m", "azl_kit.reply_relay"], env=env)
+    running.append(Running("reply-relay", 0, relay))  # no HTTP: ready when it runs
     return running
 
 
@@ -50,7 +53,7 @@ def wait_ready(running: list[Running], host: str, timeout: float) -> None:
         for service in list(pending):
             if service.process.poll() is not None:
                 raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
-            if _ready(service.port, host):
+            if service.port == 0 or _ready(service.port, host):
                 pending.remove(service)
         if time.monotonic() > deadline:
             raise TimeoutError("not ready: " + ", ".join(s.name for s in pending))
@@ -81,6 +84,8 @@ def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
         namespace = env.get("AZL_NAMESPACE", "azl")
         print(f"\nAZL Orders is running (namespace {namespace!r}); Ctrl-C stops it.\n", flush=True)
         for service in running:
+            if service.port == 0:
+                continue
             base = f"http://{host}:{service.port}"
             print(
                 f"  {service.name:<14} API {base}/docs   AsyncAPI {base}/asyncapi   "
