@@ -54,7 +54,7 @@ def test_no_wait_or_no_message_id_raises_the_error_at_once() -> None:
         Waits(0).until(uuid4(), NotFound("no"))
     with pytest.raises(NotFound):
         Waits(5.0).until(None, NotFound("no"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="negative"):
         Waits(-1)
 
 

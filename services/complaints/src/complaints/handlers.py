@@ -32,9 +32,7 @@ async def _complaint(uow: ComplaintsUnitOfWork, complaint_id: UUID) -> Complaint
 NO_WAIT = Waits(0)
 
 
-async def _order(
-    uow: ComplaintsUnitOfWork, order_id: UUID, waits: Waits = NO_WAIT
-) -> OrderFacts:
+async def _order(uow: ComplaintsUnitOfWork, order_id: UUID, waits: Waits = NO_WAIT) -> OrderFacts:
     """The order, locked until the command's transaction ends. A command sent right after
     the order was placed may overtake its events (another queue): it waits for them
     (``azl_kit.waiting``) before it is refused ``not_found``."""

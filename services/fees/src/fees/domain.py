@@ -32,7 +32,6 @@ from azl_contracts.money import MAX_VND
 from azl_kit.errors import InvalidState, LimitExceeded
 
 from .catalog import Catalog
-from .totals import Totals
 from .pricing import (
     ZERO,
     GoodsLine,
@@ -44,6 +43,7 @@ from .pricing import (
     price_at_order,
     price_on_completion,
 )
+from .totals import Totals
 
 S = OrderStatus
 C = ServiceCode
@@ -506,9 +506,7 @@ class Ledger:
         self._new_entries.append(entry)
 
     def _check_totals_with(self, entry: Entry) -> None:
-        totals = Totals.of(
-            self.goods_total_vnd, [*self.entries, entry], cancelled=self.cancelled
-        )
+        totals = Totals.of(self.goods_total_vnd, [*self.entries, entry], cancelled=self.cancelled)
         amounts = {
             "charges_total_vnd": totals.charges_vnd,
             "payments_total_vnd": totals.payments_vnd,

@@ -20,7 +20,7 @@ class E:
 def test_the_demo_story_ends_settled_after_its_complaint_refund() -> None:
     # azl demo: goods 2,263,360, fees 601,485, paid in full, then a 150,000 complaint refund
     before = Totals(D(2_263_360), D(601_485), D(2_864_845))
-    assert (before.cost_vnd, before.paid_vnd, before.due_vnd) == (2_864_845, 2_864_845, 0)
+    assert (before.cost_vnd, before.paid_vnd, before.due_vnd) == (D(2_864_845), D(2_864_845), D(0))
     after = Totals(D(2_263_360), D(601_485), D(2_864_845), complaint_refunds_vnd=D(150_000))
     assert after.cost_vnd == 2_714_845
     assert after.paid_vnd == 2_714_845
@@ -31,7 +31,8 @@ def test_a_complaint_refund_lowers_cost_and_paid_alike() -> None:
     partly_paid = Totals(D(1_000_000), D(50_000), D(700_000))
     refunded = Totals(D(1_000_000), D(50_000), D(700_000), complaint_refunds_vnd=D(200_000))
     assert partly_paid.due_vnd == refunded.due_vnd == 350_000
-    assert refunded.cost_vnd == 850_000 and refunded.paid_vnd == 500_000
+    assert refunded.cost_vnd == 850_000
+    assert refunded.paid_vnd == 500_000
 
 
 def test_the_cost_goes_down_to_nothing_and_no_further() -> None:
@@ -47,14 +48,13 @@ def test_a_payout_lowers_what_was_paid() -> None:
     owed_back = Totals(D(0), D(20_000), D(1_176_000), cancelled=True)
     assert owed_back.owed_back_vnd == 1_156_000
     paid_out = Totals(D(0), D(20_000), D(1_176_000), payouts_vnd=D(1_156_000), cancelled=True)
-    assert paid_out.due_vnd == 0 and paid_out.owed_back_vnd == 0
+    assert paid_out.due_vnd == 0
+    assert paid_out.owed_back_vnd == 0
     assert paid_out.paid_back_vnd == 1_156_000
 
 
 def test_once_cancelled_what_stays_is_the_cost_and_complaint_refunds_were_money_paid_back() -> None:
-    totals = Totals(
-        D(0), D(70_400), D(1_176_000), complaint_refunds_vnd=D(200_000), cancelled=True
-    )
+    totals = Totals(D(0), D(70_400), D(1_176_000), complaint_refunds_vnd=D(200_000), cancelled=True)
     assert totals.cost_vnd == 70_400
     assert totals.owed_back_vnd == 1_176_000 - 70_400 - 200_000
 
