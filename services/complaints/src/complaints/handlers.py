@@ -189,7 +189,9 @@ async def ledger_updated(event: fees.LedgerUpdated, uow: ComplaintsUnitOfWork) -
     await uow.record_ledger(
         event.order_id,
         event.customer_id,
-        paid=event.payments_total_vnd,
+        # money paid out to the customer (payouts) is no longer paid; complaint refunds are
+        # counted as refunds made
+        paid=event.payments_total_vnd - event.payouts_total_vnd,
         refunded=event.refunds_total_vnd,
         shipping_charged=Decimal(max(0, shipping["charged"])),
         shipping_deducted=event.shipping_deducted_vnd,
