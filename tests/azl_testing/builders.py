@@ -160,7 +160,11 @@ def ledger_updated(
         charges_total_vnd=charges,
         payments_total_vnd=payments,
         refunds_total_vnd=refunds,
-        balance_due_vnd=Decimal(goods_total) + charges - payments + refunds,
+        # a refund lowers the cost and what was paid alike (fees.totals)
+        balance_due_vnd=max(Decimal(0), Decimal(goods_total) + charges - refunds)
+        - (payments - refunds),
+        cost_vnd=max(Decimal(0), Decimal(goods_total) + charges - refunds),
+        paid_vnd=payments - refunds,
         entries=list(entries),
     )
 

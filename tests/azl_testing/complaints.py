@@ -247,7 +247,8 @@ class OrderFacts:
             charges_total_vnd=Decimal(shipping),
             payments_total_vnd=Decimal(paid),
             refunds_total_vnd=Decimal(refunded),
-            balance_due_vnd=Decimal(350_000 + shipping - paid + refunded),
+            # a refund lowers the cost and what was paid alike (fees.totals)
+            balance_due_vnd=Decimal(max(0, 350_000 + shipping - refunded) - (paid - refunded)),
             entries=entries,
             shipping_deducted_vnd=Decimal(shipping_deducted),
         )
