@@ -98,6 +98,17 @@ def deposit(
     )
 
 
+def refund_paid(
+    order_id: UUID | str, amount: Decimal | int, refund_id: str | None = None
+) -> p.RefundPaid:
+    """The payments system paid money owed back out to the customer."""
+    return p.RefundPaid(
+        order_id=UUID(str(order_id)),
+        amount_vnd=Decimal(amount),
+        refund_id=refund_id or f"refund-{uuid4().hex[:12]}",
+    )
+
+
 # --- facts other systems publish, for the orders read model ------------------------------
 
 

@@ -479,6 +479,18 @@ async def test_a_cancellation_keeps_what_the_policy_says_and_refunds_the_rest(
     assert final["balance_due_vnd"] == str(-refund_due)
     assert final["cancelled_from"] == cancelled_from.value
 
+    # the payments system pays the refund out (reported twice): nothing is owed either way
+    paid_out = builders.refund_paid(oid, refund_due)
+    await bus.emit(paid_out)
+    await bus.emit(paid_out)
+    await fenced(bus)  # both reports handled
+    settled = await ledger_when(bus, oid, lambda led: led["payouts_total_vnd"] != "0")
+    assert settled["payouts_total_vnd"] == str(refund_due)
+    assert settled["refund_due_vnd"] == "0"
+    assert settled["balance_due_vnd"] == "0"
+    assert settled["paid_vnd"] == settled["cost_vnd"] == str(sum(stays.values()))
+    assert [e["kind"] for e in settled["entries"]][-1] == "payout"
+
 
 async def test_money_received_in_any_status_is_recorded(bus: Bus) -> None:
     """The payments system may report a payment the spec does not expect (before the deposit,
