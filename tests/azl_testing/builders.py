@@ -98,6 +98,17 @@ def deposit(
     )
 
 
+def refund_paid(
+    order_id: UUID | str, amount: Decimal | int, refund_id: str | None = None
+) -> p.RefundPaid:
+    """The payments system paid money owed back out to the customer."""
+    return p.RefundPaid(
+        order_id=UUID(str(order_id)),
+        amount_vnd=Decimal(amount),
+        refund_id=refund_id or f"refund-{uuid4().hex[:12]}",
+    )
+
+
 # --- facts other systems publish, for the orders read model ------------------------------
 
 
@@ -160,7 +171,11 @@ def ledger_updated(
         charges_total_vnd=charges,
         payments_total_vnd=payments,
         refunds_total_vnd=refunds,
-        balance_due_vnd=Decimal(goods_total) + charges - payments + refunds,
+        # a refund lowers the cost and what was paid alike (fees.totals)
+        balance_due_vnd=max(Decimal(0), Decimal(goods_total) + charges - refunds)
+        - (payments - refunds),
+        cost_vnd=max(Decimal(0), Decimal(goods_total) + charges - refunds),
+        paid_vnd=payments - refunds,
         entries=list(entries),
     )
 

@@ -88,6 +88,18 @@ async def rejection(bus: Bus, command: Command) -> Json:
     return reply
 
 
+async def fence_commands(bus: Bus) -> None:
+    """Evidence, not a quiet period, that complaints handled the commands sent before: a
+    harmless command after them (a review of a complaint that does not exist) and its
+    rejection event. Complaints takes its commands from one queue in order and publishes
+    what each caused in commit order, so what the earlier ones caused has been seen."""
+    reply = await bus.request(k.StartReview(actor=STAFF, complaint_id=uuid4()))
+    assert reply["reason_code"] == "not_found", reply
+    await bus.wait_for(
+        "complaints.command.rejected", lambda e: e.causation_id == reply["command_id"]
+    )
+
+
 def of_complaint(bus: Bus, type_prefix: str, complaint_id: UUID) -> list[Any]:
     return bus.seen(type_prefix, lambda e: e.json.get("complaint_id") == str(complaint_id))
 
@@ -235,7 +247,8 @@ class OrderFacts:
             charges_total_vnd=Decimal(shipping),
             payments_total_vnd=Decimal(paid),
             refunds_total_vnd=Decimal(refunded),
-            balance_due_vnd=Decimal(350_000 + shipping - paid + refunded),
+            # a refund lowers the cost and what was paid alike (fees.totals)
+            balance_due_vnd=Decimal(max(0, 350_000 + shipping - refunded) - (paid - refunded)),
             entries=entries,
             shipping_deducted_vnd=Decimal(shipping_deducted),
         )

@@ -19,7 +19,7 @@ from azl_contracts import orders as o
 from azl_contracts.common import ItemStatus, OrderStatus, ServiceCode, Website
 from azl_contracts.money import goods_total_vnd
 
-from .builders import ADDRESS
+from .builders import ADDRESS, deposit
 from .bus import Bus, Received
 
 Ledger = dict[str, Any]
@@ -74,6 +74,27 @@ async def ledger_when(
         if time.monotonic() > deadline:
             raise TimeoutError(f"ledger of {order_id} never matched; last: {ledger}")
         await asyncio.sleep(0.02)
+
+
+async def fence_fees(bus: Bus, order_id: UUID | str, customer_id: str) -> str:
+    """Evidence that fees has handled what was sent to it before (no quiet period): a 1 VND
+    deposit and a 1 VND refund for a *fence* order (``order_id``: another order, placed after
+    the ones looked at, whose ledger the caller saw opened — that proves fees' order-events
+    queue got past them), on fees' payment and complaint queues, and both in its ledger.
+    Fees takes each queue in order and publishes what each message caused in commit order,
+    so once the fence is in the ledger everything sent before it was handled and seen.
+    Returns the deposit's message id (other services take it too)."""
+    payment_id = f"fence-{uuid4().hex[:12]}"
+    deposit_id = await bus.emit(deposit(order_id, 1, payment_id=payment_id))
+    refund = refund_approved(order_id, customer_id, 1)
+    await bus.emit(refund)
+    await bus.wait_for(
+        "fees.refund.recorded", lambda e: e.json["complaint_id"] == str(refund.complaint_id)
+    )
+    await ledger_when(
+        bus, order_id, lambda led: any(e["reference"] == payment_id for e in led["entries"])
+    )
+    return deposit_id
 
 
 def fees_of(ledger: Ledger) -> dict[str, int]:

@@ -15,7 +15,7 @@ from azl_contracts import Actor
 from azl_contracts import notifications as n
 
 from .bus import Bus
-from .flows import accepted
+from .flows import accepted, place
 from .tokens import bearer
 
 T = TypeVar("T")
@@ -173,3 +173,12 @@ async def unsubscribe(bus: Bus, subscription_id: UUID, *, system: str = "erp") -
             {"actor": {"id": system, "role": "system"}, "subscription_id": str(subscription_id)}
         ),
     )
+
+
+async def fence_order_events(bus: Bus, api: NotificationsApi) -> None:
+    """Evidence, not a quiet period, that notifications handled every orders event published
+    before: an order placed now, whose placement reaches notifications on the same queue
+    after them, and notifications knowing it. What those events caused was written in their
+    own transactions, so it is all there to read by then."""
+    fence = await place(bus)
+    await api.knows_order(fence.order_id)

@@ -386,6 +386,65 @@ async def test_a_refund_flows_into_the_fees_ledger_and_the_orders_read_api(
     assert tab["status"] == "resolved"
 
 
+async def test_a_refund_on_a_settled_order_leaves_it_settled_and_paid(
+    bus: Bus, api: ComplaintsApi, platform: Platform
+) -> None:
+    """Spec §4: a refund pays money back, it never turns into a debt. The order is paid in
+    full after its delivery; a complaint refund then lowers what it cost and what was paid
+    alike, and the orders read API still shows balance 0 and ``paid``."""
+    order = await known(api, bus, S.DELIVERED)
+    customer = order.customer
+    async with platform.http("fees") as fees_http:
+        ledger = await _eventually(
+            fees_http, f"/ledgers/{order.order_id}", customer.id, lambda v: v["delivered"]
+        )
+    balance = ledger["balance_due_vnd"]
+    assert balance > 0
+    await bus.emit(builders.payment(order.order_id, balance))
+    async with platform.http("orders") as http:
+        before = await _eventually_order(
+            http, order.order_id, customer.id, lambda d: d["info"]["balance_due_vnd"] == 0
+        )
+        assert before["payment_status"] == "paid"
+        cost = ledger["goods_total_vnd"] + ledger["charges_total_vnd"]
+        cid = await opened(
+            bus,
+            open_complaint(
+                customer, order.order_id, complaint_type=T.DAMAGED, requested_amount_vnd=100_000
+            ),
+        )
+        await flows.accepted(bus, k.StartReview(actor=STAFF, complaint_id=cid))
+        await flows.accepted(bus, resolve(cid, Resolution.REFUND, 100_000))
+        await bus.wait_for_order("fees.refund.recorded", order.order_id)
+        after = await _eventually_order(
+            http,
+            order.order_id,
+            customer.id,
+            lambda d: d["transactions"]["totals"]["refunds_total_vnd"] == "100000",
+        )
+    print(
+        f"settled order {order.code}: cost {cost:,} paid {cost:,} due 0 → after a 100,000 "
+        f"refund: due {after['info']['balance_due_vnd']:,}, {after['payment_status']}"
+    )
+    assert after["info"]["balance_due_vnd"] == 0
+    assert after["payment_status"] == "paid"
+    assert after["transactions"]["totals"]["payments_total_vnd"] == str(cost)
+
+
+async def _eventually(
+    http: Any, path: str, subject: str, condition: Any, timeout: float = 15.0
+) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        response = await http.get(path, headers=bearer(subject))
+        if response.status_code == 200 and condition(response.json()):
+            body: dict[str, Any] = response.json()
+            return body
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{path}: {response.status_code} {response.text}")
+        await asyncio.sleep(0.05)
+
+
 # --- the complaint window ----------------------------------------------------------------
 
 

@@ -17,12 +17,14 @@ from azl_testing import builders, flows
 from azl_testing.bus import Bus
 from azl_testing.complaints import (
     ComplaintsApi,
+    fence_commands,
     of_complaint,
     open_complaint,
     opened,
     resolve,
     wait_for_complaint,
 )
+from azl_testing.ledger import fence_fees, ledger_when
 from azl_testing.processes import ServiceProcess
 
 from azl_contracts import Actor, ActorRole
@@ -113,7 +115,7 @@ async def test_two_staff_members_resolving_the_same_complaint_give_one_resolutio
         assert len(resolutions) == 1
         assert view["resolution_note"] == resolutions[0]["actor"]["id"]
         assert events[0].causation_id == winner["command_id"]
-    await bus.settle(quiet=0.3)
+    await fence_commands(bus)
     for cid in cids:
         assert len(of_complaint(bus, "complaints.complaint.resolved", cid)) == 1
     after = await conflicts(platform.services["complaints"], second_complaints)
@@ -147,7 +149,10 @@ async def test_refunds_resolved_at_once_never_exceed_what_was_paid(
         "complaints.refund.approved", lambda e: e.json["order_id"] == str(order.order_id)
     )
     await bus.wait_for_order("fees.refund.recorded", order.order_id)
-    await bus.settle(quiet=0.3)
+    await fence_commands(bus)  # complaints published every refund it approved
+    fence = await flows.place(bus)  # fees opened its ledger after the refunds were sent
+    await ledger_when(bus, fence.order_id, lambda led: True)
+    await fence_fees(bus, fence.order_id, fence.customer.id)  # and recorded them
     assert (
         len(
             bus.seen(

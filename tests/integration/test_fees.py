@@ -22,6 +22,7 @@ from azl_testing.ledger import (
     amounts,
     caused_by,
     fees_of,
+    fence_fees,
     ledger_when,
     lines_of,
     of_order,
@@ -42,6 +43,19 @@ from .conftest import Platform
 S = OrderStatus
 C = ServiceCode
 STAFF = builders.STAFF
+
+
+async def fenced(bus: Bus) -> None:
+    """Evidence, not a quiet period, that fees and orders handled everything sent before: a
+    fence order placed now (fees opens its ledger: its order queue got past the earlier
+    events), then ``fence_fees`` on fees' payment and complaint queues, and orders' record
+    of the fence deposit (its payment queue got past the earlier payments)."""
+    order = await flows.place(bus)
+    await ledger_when(bus, order.order_id, lambda led: True)
+    deposit_id = await fence_fees(bus, order.order_id, order.customer.id)
+    await bus.wait_for("orders.order.", lambda e: e.causation_id == deposit_id)
+
+
 WAREHOUSE = builders.WAREHOUSE
 
 
@@ -188,7 +202,7 @@ async def test_an_order_with_every_service_is_charged_what_was_computed_by_hand(
     # every event fees published for the order: 7 charges and one snapshot per change
     # (placement, deposit payment, deposited, delivered, payment on delivery)
     await bus.wait_for_order("fees.ledger.updated", oid, count=5)
-    await bus.settle(quiet=0.3)
+    await fenced(bus)
     published = Counter(e.type for e in of_order(bus, "fees.", oid))
     assert published == {"fees.fee.charged.v1": 7, "fees.ledger.updated.v1": 5}
     versions = sorted(e.json["ledger_version"] for e in of_order(bus, "fees.ledger.updated", oid))
@@ -315,7 +329,7 @@ async def test_goods_changes_charge_or_void_the_difference_once(bus: Bus) -> Non
     # fees' order queue is FIFO: the duplicate was handled before the decline, and did nothing
     final = await ledger_when(bus, oid, lambda led: led["goods_total_vnd"] == "420000")
     assert fees_of(final) == {"purchase_fee": 12_600, "tallying": 5_000, "insurance": 12_600}
-    await bus.settle(quiet=0.3)
+    await fenced(bus)
     assert bus.seen("fees.", lambda e: e.causation_id == duplicate_id) == []
 
 
@@ -465,6 +479,18 @@ async def test_a_cancellation_keeps_what_the_policy_says_and_refunds_the_rest(
     assert final["balance_due_vnd"] == str(-refund_due)
     assert final["cancelled_from"] == cancelled_from.value
 
+    # the payments system pays the refund out (reported twice): nothing is owed either way
+    paid_out = builders.refund_paid(oid, refund_due)
+    await bus.emit(paid_out)
+    await bus.emit(paid_out)
+    await fenced(bus)  # both reports handled
+    settled = await ledger_when(bus, oid, lambda led: led["payouts_total_vnd"] != "0")
+    assert settled["payouts_total_vnd"] == str(refund_due)
+    assert settled["refund_due_vnd"] == "0"
+    assert settled["balance_due_vnd"] == "0"
+    assert settled["paid_vnd"] == settled["cost_vnd"] == str(sum(stays.values()))
+    assert [e["kind"] for e in settled["entries"]][-1] == "payout"
+
 
 async def test_money_received_in_any_status_is_recorded(bus: Bus) -> None:
     """The payments system may report a payment the spec does not expect (before the deposit,
@@ -507,7 +533,7 @@ async def test_a_payment_no_money_field_could_carry_is_dead_lettered_at_once(bus
         assert dead.headers["x-azl-dead-letter-code"] == "not_applicable"
         assert dead.headers["x-azl-dead-letter-reason"].startswith("limit_exceeded: "), queue
         assert dead.headers["x-azl-attempts"] == 1
-    await bus.settle(quiet=0.3)
+    await fenced(bus)
     assert not bus.seen("fees.", lambda e: e.causation_id == message_id)
     assert not bus.seen("orders.", lambda e: e.causation_id == message_id)
 
@@ -535,9 +561,12 @@ async def test_a_complaint_refund_is_recorded_once(bus: Bus) -> None:
             and led["payments_total_vnd"] == str(order.required_deposit)
         ),
     )
-    # 350,000 goods + 10,500 purchase fee − 245,000 deposit + 120,000 refunded
-    assert ledger["balance_due_vnd"] == "235500"
-    await bus.settle(quiet=0.3)
+    # 350,000 goods + 10,500 purchase fee − 120,000 refunded = 240,500 cost;
+    # 245,000 deposit − 120,000 refunded = 125,000 paid: the refund leaves the balance as it was
+    assert ledger["cost_vnd"] == "240500"
+    assert ledger["paid_vnd"] == "125000"
+    assert ledger["balance_due_vnd"] == "115500"
+    await fenced(bus)
     assert len(of_order(bus, "fees.refund.recorded", oid)) == 1
 
 

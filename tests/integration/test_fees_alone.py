@@ -26,6 +26,7 @@ from azl_testing.ledger import (
     SimulatedOrder,
     amounts,
     fees_of,
+    fence_fees,
     ledger_when,
     of_order,
     package,
@@ -38,6 +39,16 @@ from azl_contracts.common import ServiceCode
 from fees.storage import metadata
 
 C = ServiceCode
+
+
+async def fenced(bus: Bus) -> None:
+    """Evidence, not a quiet period, that fees handled every event sent before: a fence
+    order's placement after them on fees' order queue (its ledger opens), then a payment
+    and a refund of it on the other two queues (``fence_fees``)."""
+    fence = SimulatedOrder([(1, "10.00")])
+    await bus.emit(fence.placed())
+    await ledger_when(bus, fence.order_id, lambda led: True)
+    await fence_fees(bus, fence.order_id, fence.customer_id)
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +126,10 @@ async def test_refunds_deduct_the_charged_shipping_once_per_order(fees_bus: Bus)
 
     final = await ledger_when(bus, oid, lambda led: led["refunds_total_vnd"] == "62000")
     assert final["shipping_deducted_vnd"] == "98000"
-    # 350,000 + 108,500 − 245,000 + 62,000
-    assert final["balance_due_vnd"] == "275500"
-    await bus.settle(quiet=0.3)
+    # cost 350,000 + 108,500 − 62,000 refunded; paid 245,000 − 62,000: the balance is the
+    # 213,500 it was before the refunds
+    assert final["balance_due_vnd"] == "213500"
+    await fenced(bus)
     assert len(of_order(bus, "fees.refund.recorded", oid)) == 2
 
 
@@ -151,7 +163,7 @@ async def test_events_late_out_of_order_and_twice_end_in_the_same_ledger(fees_bu
         "insurance": 47_250,
     }
     assert final["goods_total_vnd"] == "1575000"
-    await bus.settle(quiet=0.3)
+    await fenced(bus)
     # each fee charged once, on the newest goods: nothing to re-price, nothing voided
     charged = of_order(bus, "fees.fee.charged", oid)
     assert sorted(amounts(charged).items()) == sorted(fees_of(final).items())

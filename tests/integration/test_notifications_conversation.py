@@ -143,7 +143,7 @@ async def test_a_private_note_reaches_no_customer_in_any_channel_or_endpoint(
         await eventually(
             lambda: _inbox_contains(api, customer.id, fence), what="the fence in the inbox"
         )
-        await bus.settle(quiet=0.5)
+        await bus.wait_for("notifications.note.added", lambda e: fence.encode() in e.body)
 
         # staff see it: it exists
         staff_view = await api.conversation(order.order_id, "ops", "staff")
@@ -339,11 +339,47 @@ async def test_bad_input_is_rejected_with_a_reason_code_and_changes_nothing(
         outcome = await bus.request(command)
     assert outcome["status"] == "rejected"
     assert outcome["reason_code"] == reason, outcome
-    await bus.settle(quiet=0.3)
+    await bus.wait_for(
+        "notifications.command.rejected", lambda e: e.causation_id == outcome["command_id"]
+    )
+    await fence(bus)  # processed after the rejected command: what it caused has arrived
     caused = bus.seen(where=lambda e: e.causation_id == outcome["command_id"])
     assert [e.type for e in caused] == ["notifications.command.rejected.v1"]
     assert caused[0].json["reason_code"] == reason
     assert await _state(api, known) == before
+
+
+async def fence(bus: Bus) -> None:
+    """A harmless command after the ones looked at, and its event: the notifications service
+    takes its commands from one queue in order and publishes what each caused in commit
+    order, so once the fence's event has arrived so has everything the earlier commands
+    caused. Absence is then proven by evidence, not by a quiet period."""
+    reply = await accepted(bus, n.SetPreferences(actor=builders.customer()))
+    await bus.wait_for(
+        "notifications.preferences.updated", lambda e: e.causation_id == reply["command_id"]
+    )
+
+
+async def test_a_message_sent_right_after_place_order_is_accepted_every_time(
+    bus: Bus, api: NotificationsApi
+) -> None:
+    """Spec §2: queues are not ordered between each other. A post-message sent right after
+    its place-order may reach notifications before the orders.order.placed event it needs;
+    it waits for it (AZL_ORDER_WAIT_SECONDS) rather than being refused not_found."""
+    customer = builders.customer()
+    outcomes: list[dict[str, Any]] = []
+    for i in range(100):
+        order_id = uuid4()
+        await bus.send(builders.place_order(customer, order_id=order_id))
+        outcomes.append(
+            await bus.request(
+                n.PostMessage(actor=customer, order_id=order_id, body=f"Xin chào #{i}")
+            )
+        )
+    accepted_count = sum(o["status"] == "accepted" for o in outcomes)
+    refused = [o.get("reason_code") for o in outcomes if o["status"] != "accepted"]
+    print(f"post-message right after place-order: {accepted_count}/100 accepted, refused {refused}")
+    assert accepted_count == 100, refused
 
 
 async def _state(api: NotificationsApi, known: KnownOrder) -> dict[str, Any]:

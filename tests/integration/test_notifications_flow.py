@@ -23,10 +23,12 @@ from azl_testing.notifications import (
     STAFF_EMAILS,
     NotificationsApi,
     eventually,
+    fence_order_events,
     set_preferences,
     subscribe,
     unsubscribe,
 )
+from azl_testing.tokens import bearer
 from azl_testing.webhooks import Hook, WebhookReceiver
 
 from azl_contracts import Actor
@@ -91,8 +93,14 @@ def templates(items: list[dict[str, Any]]) -> Counter[str]:
     return Counter(i["template"] for i in items)
 
 
+async def _delivered_ledger(http: Any, order_id: Any, customer_id: str) -> Any:
+    response = await http.get(f"/ledgers/{order_id}", headers=bearer(customer_id))
+    body = response.json() if response.status_code == 200 else None
+    return body if body is not None and body["delivered"] else None
+
+
 async def test_a_whole_order_reaches_each_recipient_once_per_channel_in_its_language(
-    bus: Bus, api: NotificationsApi, mail_server: MailServer, hook: Hook
+    bus: Bus, api: NotificationsApi, mail_server: MailServer, hook: Hook, platform: Platform
 ) -> None:
     customer = builders.customer()
     address = f"{customer.id}@example.vn"
@@ -199,9 +207,15 @@ async def test_a_whole_order_reaches_each_recipient_once_per_channel_in_its_lang
 
         # --- what each recipient must have -------------------------------------------------
         # the fees service charges at deposit (and, as it grows, may charge on completion
-        # too): every charge it made is on the bus once the platform has gone quiet
-        await bus.settle(quiet=1.0)
-        fee_events = await bus.wait_for_order("fees.fee.charged", oid)
+        # too): once its ledger has taken the delivery, every charge it made is committed,
+        # and each is published as one fees.fee.charged: wait for exactly those
+        async with platform.http("fees") as fees_http:
+            ledger = await eventually(
+                lambda: _delivered_ledger(fees_http, oid, customer.id),
+                what="the fees ledger of the delivered order",
+            )
+        charges = [e for e in ledger["entries"] if e["kind"] == "charge"]
+        fee_events = await bus.wait_for_order("fees.fee.charged", oid, count=len(charges))
         on_completion = [e for e in fee_events if e.json.get("on_completion")]
         customer_expected = Counter(
             {
@@ -291,7 +305,8 @@ async def test_a_whole_order_reaches_each_recipient_once_per_channel_in_its_lang
         )
         assert Counter(e.type for e in webhook_events) == expected_hooks
         await hook.wait_for(lambda r: r.accepted, count=sum(expected_hooks.values()))
-        await bus.settle(quiet=1.0)
+        # the evidence that every event was handled: each has its webhook delivery, written
+        # in the same transaction as its notifications, so all of them are in
 
         # --- in-app: exactly these, in the customer's language and in the staff's -----------
         inbox = (await api.inbox(customer.id))["items"]
@@ -399,7 +414,7 @@ async def test_cancellation_decisions_reach_the_customer_in_vietnamese(
 
     items = await eventually(inbox, what="the customer's inbox")
     await mail_server.wait_for(lambda m: m.to == [address], count=7)
-    await bus.settle(quiet=0.5)
+    await fence_order_events(bus, api)
     items = (await api.inbox(customer.id))["items"]
     for order_id, wanted in expected.items():
         assert templates([i for i in items if i["order_id"] == str(order_id)]) == wanted

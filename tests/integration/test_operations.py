@@ -137,7 +137,12 @@ def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -
         ]
         ledger = whole["ledger"]
         assert ledger["refunds_total_vnd"] == 150_000  # the complaint's refund
-        assert ledger["balance_due_vnd"] == ledger["refunds_total_vnd"]
+        # the refund paid money back: the order cost less, the customer paid less, and the
+        # order stays settled (spec §4)
+        assert ledger["balance_due_vnd"] == 0
+        assert ledger["cost_vnd"] == ledger["paid_vnd"]
+        assert ledger["paid_vnd"] == ledger["payments_total_vnd"] - 150_000
+        assert whole["order"]["payment_status"] == "paid"
         assert [c["status"] for c in whole["complaints"]["items"]] == ["resolved"]
         assert {"purchase_fee", "international_shipping", "bubble_wrap"} <= set(ledger["fees"])
         assert (
@@ -145,6 +150,8 @@ def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -
         )
         readable = _cli("story", order_id, env=env)
         assert "Hoàn thành" in readable.stdout
+        print("\n".join(line for line in readable.stdout.splitlines() if "₫" in line[-3:]))
+        assert "  due: 0 ₫" in readable.stdout
     finally:
         run.send_signal(signal.SIGINT)  # Ctrl-C
         code = run.wait(timeout=60)

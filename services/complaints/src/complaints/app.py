@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from azl_kit.service import ServiceDefinition, build_app
+from azl_kit.waiting import Waits
 
 from . import api
 from .handlers import build_handlers
@@ -21,7 +22,7 @@ def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:
     app = build_app(
         ServiceDefinition(
             settings=settings,
-            handlers=build_handlers(settings.policy),
+            handlers=build_handlers(settings.policy, Waits(settings.order_wait_seconds)),
             uow_factory=ComplaintsUnitOfWork,
             migrations=MIGRATIONS,
             routers=[api.router],

@@ -16,6 +16,7 @@ from azl_contracts import fees, orders
 from azl_contracts.common import OrderStatus, ServiceCode
 from azl_kit.errors import Duplicate, NotFound
 from azl_kit.handlers import Handlers
+from azl_kit.waiting import Waits
 
 from .domain import Complaint, OrderFacts, Policy
 from .storage import ComplaintsUnitOfWork
@@ -28,11 +29,21 @@ async def _complaint(uow: ComplaintsUnitOfWork, complaint_id: UUID) -> Complaint
     return complaint
 
 
-async def _order(uow: ComplaintsUnitOfWork, order_id: UUID) -> OrderFacts:
-    """The order, locked until the command's transaction ends."""
+NO_WAIT = Waits(0)
+
+
+async def _order(uow: ComplaintsUnitOfWork, order_id: UUID, waits: Waits = NO_WAIT) -> OrderFacts:
+    """The order, locked until the command's transaction ends. A command sent right after
+    the order was placed may overtake its events (another queue): it waits for them
+    (``azl_kit.waiting``) before it is refused ``not_found``."""
     order = await uow.order_facts(order_id, lock=True)
     if order is None:
-        raise NotFound(f"order {order_id} does not exist", order_id=str(order_id))
+        waits.until(
+            uow.flow.causation_id,
+            NotFound(f"order {order_id} does not exist", order_id=str(order_id)),
+        )
+    waits.done(uow.flow.causation_id)
+    assert order is not None
     return order
 
 
@@ -40,12 +51,12 @@ async def _order(uow: ComplaintsUnitOfWork, order_id: UUID) -> OrderFacts:
 
 
 async def open_complaint(
-    command: commands.OpenComplaint, uow: ComplaintsUnitOfWork, *, policy: Policy
+    command: commands.OpenComplaint, uow: ComplaintsUnitOfWork, *, policy: Policy, waits: Waits
 ) -> commands.OpenComplaintResult:
     complaint_id = command.complaint_id or uuid4()
     if await uow.complaints.exists(complaint_id):
         raise Duplicate(f"complaint {complaint_id} already exists", complaint_id=str(complaint_id))
-    order = await _order(uow, command.order_id)
+    order = await _order(uow, command.order_id, waits)
     complaint = Complaint.open(
         command,
         complaint_id=complaint_id,
@@ -178,7 +189,9 @@ async def ledger_updated(event: fees.LedgerUpdated, uow: ComplaintsUnitOfWork) -
     await uow.record_ledger(
         event.order_id,
         event.customer_id,
-        paid=event.payments_total_vnd,
+        # money paid out to the customer (payouts) is no longer paid; complaint refunds are
+        # counted as refunds made
+        paid=event.payments_total_vnd - event.payouts_total_vnd,
         refunded=event.refunds_total_vnd,
         shipping_charged=Decimal(max(0, shipping["charged"])),
         shipping_deducted=event.shipping_deducted_vnd,
@@ -187,10 +200,13 @@ async def ledger_updated(event: fees.LedgerUpdated, uow: ComplaintsUnitOfWork) -
     )
 
 
-def build_handlers(policy: Policy | None = None) -> Handlers[ComplaintsUnitOfWork]:
+def build_handlers(
+    policy: Policy | None = None, waits: Waits | None = None
+) -> Handlers[ComplaintsUnitOfWork]:
     policy = policy or Policy()
+    waits = waits or Waits()
     handlers: Handlers[ComplaintsUnitOfWork] = Handlers()
-    handlers.add(commands.OpenComplaint, partial(open_complaint, policy=policy))
+    handlers.add(commands.OpenComplaint, partial(open_complaint, policy=policy, waits=waits))
     handlers.add(commands.StartReview, start_review)
     handlers.add(commands.RequestInfo, request_info)
     handlers.add(commands.ProvideInfo, partial(provide_info, policy=policy))

@@ -24,6 +24,15 @@ class ComplaintsSettings(ServiceSettings):
         "(once per order, never below 0). Complaints shows that payout; set it alike for both.",
     )
 
+    order_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="AZL_ORDER_WAIT_SECONDS: how long a command about an order this service "
+        "has not heard of yet waits for the order's events (they travel on another queue, so "
+        "a command sent right after place-order can overtake them) before it is refused "
+        "not_found.",
+    )
+
     @property
     def policy(self) -> Policy:
         return Policy(

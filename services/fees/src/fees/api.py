@@ -25,7 +25,10 @@ class EntryView(BaseModel):
     entry_id: UUID
     kind: LedgerEntryKind
     amount_vnd: int
-    signed_vnd: int = Field(description="How the entry moves the balance due (+ or −).")
+    signed_vnd: int = Field(
+        description="How the entry moves the balance due (+ or −); a complaint refund 0: it "
+        "lowers the cost and what was paid alike."
+    )
     fee_code: ServiceCode | None
     catalog_version: str | None
     description: str
@@ -45,8 +48,11 @@ class LedgerView(BaseModel):
     goods_total_vnd: int = Field(description="What is owed for the goods (0 once cancelled).")
     charges_total_vnd: int = Field(description="Charges minus voids.")
     payments_total_vnd: int
-    refunds_total_vnd: int
-    balance_due_vnd: int = Field(description="goods + charges − payments + refunds.")
+    refunds_total_vnd: int = Field(description="Complaint refunds paid back.")
+    payouts_total_vnd: int = Field(description="Money owed back that was paid out.")
+    cost_vnd: int = Field(description="goods + charges − complaint refunds, never below 0.")
+    paid_vnd: int = Field(description="payments − complaint refunds − payouts.")
+    balance_due_vnd: int = Field(description="cost − paid; negative: owed back.")
     refund_due_vnd: int | None = Field(description="After a cancellation: what is owed back.")
     shipping_deducted_vnd: int
     fees: dict[ServiceCode, int] = Field(description="What stays charged, per fee.")
@@ -68,6 +74,7 @@ def _entry_view(entry: Entry) -> EntryView:
 
 
 def ledger_view(ledger: Ledger) -> LedgerView:
+    totals = ledger.totals
     return LedgerView(
         order_id=ledger.order_id,
         customer_id=ledger.customer_id,
@@ -80,8 +87,11 @@ def ledger_view(ledger: Ledger) -> LedgerView:
         goods_total_vnd=int(ledger.goods_total_vnd),
         charges_total_vnd=int(ledger.charges_total_vnd),
         payments_total_vnd=int(ledger.payments_total_vnd),
-        refunds_total_vnd=int(ledger.refunds_total_vnd),
-        balance_due_vnd=int(ledger.balance_due_vnd),
+        refunds_total_vnd=int(totals.complaint_refunds_vnd),
+        payouts_total_vnd=int(totals.payouts_vnd),
+        cost_vnd=int(totals.cost_vnd),
+        paid_vnd=int(totals.paid_vnd),
+        balance_due_vnd=int(totals.due_vnd),
         refund_due_vnd=None if ledger.refund_due_vnd is None else int(ledger.refund_due_vnd),
         shipping_deducted_vnd=int(ledger.shipping_deducted_vnd),
         fees={code: int(amount) for code, amount in ledger.charges_by_fee().items()},

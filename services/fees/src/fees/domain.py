@@ -9,7 +9,8 @@ what should be charged now and charges or voids the difference for each fee. So:
 - the same change delivered twice (or an older snapshot arriving late) changes nothing;
 - facts arriving out of order converge to the same ledger.
 
-Balance due = goods total (0 once cancelled) + charges − voids − payments + refunds.
+The arithmetic of the totals is ``totals.Totals``: a refund pays money back, lowering what
+the order cost and what was paid alike, so the balance due never rises with a refund.
 Every change records its events; the unit of work closes it with one
 ``fees.ledger.updated`` carrying the whole ledger.
 """
@@ -42,6 +43,7 @@ from .pricing import (
     price_at_order,
     price_on_completion,
 )
+from .totals import Totals
 
 S = OrderStatus
 C = ServiceCode
@@ -55,8 +57,10 @@ RETAINED_ON_CANCELLATION: dict[OrderStatus, frozenset[ServiceCode]] = {
 }
 """What stays charged when an order is cancelled from each status; everything else is voided."""
 
-SIGN = {Kind.CHARGE: 1, Kind.REFUND: 1, Kind.VOID: -1, Kind.PAYMENT: -1}
-"""How each kind of entry moves the balance due."""
+SIGN = {Kind.CHARGE: 1, Kind.VOID: -1, Kind.PAYMENT: -1, Kind.REFUND: 0, Kind.PAYOUT: 1}
+"""How each kind of entry moves the balance due (``Totals``): a complaint refund lowers the
+cost and what was paid alike (0; it lowers the cost at most to nothing), a payout is money
+that went back."""
 
 
 class LedgerLimitExceeded(LimitExceeded):
@@ -187,16 +191,20 @@ class Ledger:
 
     @property
     def refunds_total_vnd(self) -> Decimal:
+        """Complaint refunds."""
         return self._sum(Kind.REFUND)
 
     @property
+    def payouts_total_vnd(self) -> Decimal:
+        return self._sum(Kind.PAYOUT)
+
+    @property
+    def totals(self) -> Totals:
+        return Totals.of(self.goods_total_vnd, self.entries, cancelled=self.cancelled)
+
+    @property
     def balance_due_vnd(self) -> Decimal:
-        return (
-            self.goods_total_vnd
-            + self.charges_total_vnd
-            - self.payments_total_vnd
-            + self.refunds_total_vnd
-        )
+        return self.totals.due_vnd
 
     def charged(self, fee_code: ServiceCode) -> Decimal:
         """What stays charged for a fee: its charges minus its voids."""
@@ -349,6 +357,17 @@ class Ledger:
         self._update_refund_due(now)
         return True
 
+    def record_payout(
+        self, refund_id: str, amount_vnd: Decimal, description: str, now: datetime
+    ) -> bool:
+        """Money paid back by the payments system (a cancellation's refund due, an
+        overpayment), once per refund id: it lowers what the customer has paid."""
+        if self._has(Kind.PAYOUT, refund_id):
+            return False
+        self._add(Entry(Kind.PAYOUT, amount_vnd, description, now, reference=refund_id))
+        self._update_refund_due(now)
+        return True
+
     # --- settling -----------------------------------------------------------------------
 
     def due_now(self, catalog: Catalog) -> dict[ServiceCode, Price]:
@@ -437,12 +456,14 @@ class Ledger:
         )
 
     def _update_refund_due(self, now: datetime) -> None:
-        """Once cancelled: payments − what stays − refunds already made, never below 0;
-        published at the cancellation and again whenever it changes (a late payment)."""
+        """Once cancelled: what the customer paid and kept with us beyond what the order
+        still costs (``Totals.owed_back_vnd``), never below 0; published at the cancellation
+        and again whenever it changes (a late payment, a payout)."""
         if self.cancelled_from is None:
             return
         retained = self.charges_total_vnd
-        due = max(ZERO, self.payments_total_vnd - retained - self.refunds_total_vnd)
+        totals = self.totals
+        due = totals.owed_back_vnd
         if due == self.refund_due_vnd:
             return
         self._touch()
@@ -454,7 +475,7 @@ class Ledger:
                 payments_vnd=self.payments_total_vnd,
                 retained_vnd=retained,
                 cancelled_from=self.cancelled_from,
-                refunds_vnd=self.refunds_total_vnd,
+                refunds_vnd=totals.paid_back_vnd,
             )
         )
 
@@ -485,19 +506,15 @@ class Ledger:
         self._new_entries.append(entry)
 
     def _check_totals_with(self, entry: Entry) -> None:
-        entries = [*self.entries, entry]
-
-        def total(kind: Kind) -> Decimal:
-            return sum((e.amount_vnd for e in entries if e.kind is kind), ZERO)
-
-        charges = total(Kind.CHARGE) - total(Kind.VOID)
-        payments, refunds = total(Kind.PAYMENT), total(Kind.REFUND)
-        balance = self.goods_total_vnd + charges - payments + refunds
+        totals = Totals.of(self.goods_total_vnd, [*self.entries, entry], cancelled=self.cancelled)
         amounts = {
-            "charges_total_vnd": charges,
-            "payments_total_vnd": payments,
-            "refunds_total_vnd": refunds,
-            "balance_due_vnd": balance,
+            "charges_total_vnd": totals.charges_vnd,
+            "payments_total_vnd": totals.payments_vnd,
+            "refunds_total_vnd": totals.complaint_refunds_vnd,
+            "payouts_total_vnd": totals.payouts_vnd,
+            "cost_vnd": totals.cost_vnd,
+            "paid_vnd": totals.paid_vnd,
+            "balance_due_vnd": totals.due_vnd,
         }
         over = {name: amount for name, amount in amounts.items() if abs(amount) > MAX_VND}
         if over:
@@ -528,6 +545,7 @@ class Ledger:
         self._new_entries.clear()
 
     def snapshot(self, now: datetime) -> contract.LedgerUpdated:
+        totals = self.totals
         return contract.LedgerUpdated(
             order_id=self.order_id,
             customer_id=self.customer_id,
@@ -537,7 +555,10 @@ class Ledger:
             charges_total_vnd=self.charges_total_vnd,
             payments_total_vnd=self.payments_total_vnd,
             refunds_total_vnd=self.refunds_total_vnd,
-            balance_due_vnd=self.balance_due_vnd,
+            balance_due_vnd=totals.due_vnd,
+            payouts_total_vnd=totals.payouts_vnd,
+            cost_vnd=totals.cost_vnd,
+            paid_vnd=totals.paid_vnd,
             entries=[e.to_contract() for e in self.entries],
             catalog_version=self.catalog_version,
             cancelled_from=self.cancelled_from,

@@ -123,6 +123,11 @@ async def record_payment(event: payments.PaymentReceived, uow: FeesUnitOfWork) -
     )
 
 
+async def record_payout(event: payments.RefundPaid, uow: FeesUnitOfWork) -> None:
+    ledger = await _ledger(uow, event.order_id)
+    ledger.record_payout(event.refund_id, event.amount_vnd, "refund paid out", uow.now())
+
+
 async def record_refund(
     event: complaints.RefundApproved, uow: FeesUnitOfWork, *, deduct_shipping: bool
 ) -> None:
@@ -149,6 +154,7 @@ def build_handlers(catalogs: Catalogs, *, deduct_shipping: bool) -> Handlers[Fee
     handlers.add(orders.OrderDelivered, partial(order_delivered, catalogs=catalogs))
     handlers.add(payments.DepositReceived, record_deposit)
     handlers.add(payments.PaymentReceived, record_payment)
+    handlers.add(payments.RefundPaid, record_payout)
     handlers.add(complaints.RefundApproved, partial(record_refund, deduct_shipping=deduct_shipping))
     handlers.add(contract.QuoteRequest, partial(quote, catalogs=catalogs))
     return handlers

@@ -89,6 +89,13 @@ entries_table = Table(
         unique=True,
         postgresql_where=text("kind = 'refund'"),
     ),
+    Index(
+        "ledger_entries_one_payout",
+        "order_id",
+        "reference",
+        unique=True,
+        postgresql_where=text("kind = 'payout'"),
+    ),
 )
 
 

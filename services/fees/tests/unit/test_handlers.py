@@ -41,6 +41,7 @@ def test_the_queues_bind_the_events_fees_reacts_to() -> None:
         orders.OrderDelivered,
         payments.DepositReceived,
         payments.PaymentReceived,
+        payments.RefundPaid,
         complaints.RefundApproved,
     }
 

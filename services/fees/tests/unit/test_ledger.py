@@ -253,8 +253,8 @@ def test_a_refund_is_recorded_once_per_complaint() -> None:
     assert recorded.complaint_id == complaint
     assert recorded.shipping_deducted_vnd == 0
     assert ledger.refunds_total_vnd == 100_000
-    # a refund raises the balance due: the money went back to the customer
-    assert ledger.balance_due_vnd == 875_000 + 26_250 - 612_500 + 100_000
+    # the money went back: the order cost less and the customer paid less, the balance stays
+    assert ledger.balance_due_vnd == 875_000 + 26_250 - 612_500
 
 
 def delivered_ledger() -> Ledger:

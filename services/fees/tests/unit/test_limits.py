@@ -31,14 +31,17 @@ def test_an_order_at_the_goods_limit_fits_every_field_of_its_ledger() -> None:
     everything = [C.TALLYING, C.FAST_ORDER, C.INSURANCE, C.WOODEN_CRATE, C.BUBBLE_WRAP]
     ledger = deposited(largest, everything)
     ledger.order_delivered([HEAVY] * 3, everything, order_version=9, catalog=CATALOG, now=NOW)
-    # the worst case: everything paid is refunded, the balance is the goods and every fee
-    ledger.record_refund(uuid4(), ledger.payments_total_vnd, deduct_shipping=False, now=NOW)
+    # everything paid is refunded: nothing is left paid, the cost is lower by as much
+    refunded = ledger.payments_total_vnd
+    ledger.record_refund(uuid4(), refunded, deduct_shipping=False, now=NOW)
     ledger.close(NOW)  # builds fees.ledger.updated: every total validated by the contract
     [snapshot] = of_type(ledger.events, contract.LedgerUpdated)
     assert snapshot.goods_total_vnd == MAX_GOODS_TOTAL_VND
     # purchase fee 2 % + fast order 1 % + insurance 3 %, and the per-unit and package fees
     assert snapshot.charges_total_vnd > MAX_GOODS_TOTAL_VND * D("0.06")
-    assert snapshot.balance_due_vnd == MAX_GOODS_TOTAL_VND + snapshot.charges_total_vnd
+    assert snapshot.paid_vnd == 0
+    assert snapshot.cost_vnd == MAX_GOODS_TOTAL_VND + snapshot.charges_total_vnd - refunded
+    assert snapshot.balance_due_vnd == snapshot.cost_vnd
 
 
 def test_payments_adding_up_beyond_the_money_fields_are_refused() -> None:
@@ -50,7 +53,10 @@ def test_payments_adding_up_beyond_the_money_fields_are_refused() -> None:
     assert refused.value.details["limit_vnd"] == MAX_VND
     assert refused.value.details["reference"] == "huge"
     # the 490,000 deposit + 999,999,999,999,999,999 (the balance, 231,000 − that, still fits)
-    assert refused.value.details["amounts_vnd"] == {"payments_total_vnd": MAX_VND + 490_000}
+    assert refused.value.details["amounts_vnd"] == {
+        "payments_total_vnd": MAX_VND + 490_000,
+        "paid_vnd": MAX_VND + 490_000,
+    }
     assert before(ledger) == kept
     assert ledger.events == []
 
@@ -63,15 +69,16 @@ def test_payments_up_to_the_money_fields_are_recorded() -> None:
     assert snapshot.payments_total_vnd == MAX_VND
 
 
-def test_a_refund_taking_the_balance_beyond_the_money_fields_is_refused() -> None:
+def test_refunds_adding_up_beyond_the_money_fields_are_refused() -> None:
     ledger = deposited(SMALL)
     ledger.order_delivered([HEAVY], [], order_version=9, catalog=CATALOG, now=NOW)
+    ledger.record_refund(uuid4(), MAX_VND, deduct_shipping=False, now=NOW)
     settled(ledger)
     kept = before(ledger)
     with pytest.raises(LedgerLimitExceeded) as refused:
         ledger.record_refund(uuid4(), MAX_VND, deduct_shipping=True, now=NOW)
     over = refused.value.details["amounts_vnd"]
-    assert set(over) == {"balance_due_vnd"}
-    assert over["balance_due_vnd"] > MAX_VND
+    assert "refunds_total_vnd" in over
+    assert over["refunds_total_vnd"] > MAX_VND
     assert before(ledger) == kept  # nor is the shipping counted as deducted
     assert ledger.events == []

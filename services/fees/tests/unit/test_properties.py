@@ -71,7 +71,7 @@ def test_every_fee_is_a_whole_non_negative_vnd_amount(
         assert price.amount_vnd.as_tuple().exponent == 0 or price.amount_vnd == 0
 
 
-# --- the balance is the goods plus the sum of the entries -------------------------------
+# --- the balance is what the order cost minus what was paid ------------------------------
 
 
 @dataclass(frozen=True)
@@ -142,24 +142,33 @@ def apply(ledger: Ledger, operation: object, version: int) -> None:
 
 @SETTINGS
 @given(placed=goods_snapshots, services=optional_services, steps=operations)
-def test_the_balance_equals_the_goods_plus_the_sum_of_the_ledger_entries(
+def test_the_balance_is_the_cost_minus_what_was_paid_and_a_refund_never_makes_a_debt(
     placed: GoodsToPrice, services: list[ServiceCode], steps: list[object]
 ) -> None:
     ledger = deposited(placed, services)
     for version, operation in enumerate(steps, start=3):
+        due_before, paid_before = ledger.balance_due_vnd, ledger.totals.paid_vnd
         apply(ledger, operation, version)
-        assert ledger.balance_due_vnd == ledger.goods_total_vnd + entries_sum(ledger)
+        totals = ledger.totals
+        assert ledger.balance_due_vnd == totals.cost_vnd - totals.paid_vnd
+        if totals.cost_vnd != 0 and not ledger.cancelled:
+            # until the cost is down to nothing, every entry moves the balance by its sign
+            assert ledger.balance_due_vnd == ledger.goods_total_vnd + entries_sum(ledger)
+        refund_allowed = isinstance(operation, Refund) and operation.amount <= paid_before
+        if refund_allowed and not ledger.cancelled:
+            # a refund complaints allows (at most what was paid) never makes a debt
+            assert ledger.balance_due_vnd <= max(due_before, Decimal(0))
         assert all(e.amount_vnd >= 0 for e in ledger.entries)
         assert all(ledger.charged(code) >= 0 for code in ServiceCode)
         ledger.close(NOW)
         published = [e for e in ledger.events if isinstance(e, contract.LedgerUpdated)]
         assert len(published) <= 1
         updated = published[0] if published else ledger.snapshot(NOW)
-        assert updated.balance_due_vnd == (
-            updated.goods_total_vnd
-            + updated.charges_total_vnd
-            - updated.payments_total_vnd
-            + updated.refunds_total_vnd
+        assert updated.cost_vnd is not None
+        assert updated.paid_vnd is not None
+        assert updated.balance_due_vnd == updated.cost_vnd - updated.paid_vnd
+        assert updated.paid_vnd == (
+            updated.payments_total_vnd - updated.refunds_total_vnd - updated.payouts_total_vnd
         )
         assert updated.balance_due_vnd == ledger.balance_due_vnd
         if ledger.cancelled:

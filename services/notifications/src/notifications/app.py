@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from azl_kit.service import ServiceDefinition, build_app
+from azl_kit.waiting import Waits
 
 from . import api
 from .delivery import delivery_loop
@@ -26,6 +27,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             emails=tuple(str(e) for e in settings.staff_emails), language=settings.staff_language
         ),
         renderer=Renderer(),
+        waits=Waits(settings.order_wait_seconds),
     )
     return build_app(
         ServiceDefinition(

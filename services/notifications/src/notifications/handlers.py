@@ -7,13 +7,14 @@ delivery worker (``delivery.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from uuid import UUID
 
 from azl_contracts import Event, orders
 from azl_contracts import notifications as contract
 from azl_kit.handlers import Handlers
+from azl_kit.waiting import Waits
 
 from . import domain
 from .rules import events_with_rules
@@ -27,6 +28,7 @@ class Context:
 
     staff: domain.StaffDirectory
     renderer: Renderer
+    waits: Waits = field(default_factory=Waits)
 
 
 async def apply_rules(
@@ -88,10 +90,27 @@ async def _record(
         await apply_rules(event, entry.entry_id, uow, context)
 
 
+async def _known_order(
+    uow: NotificationsUnitOfWork, order_id: UUID, context: Context
+) -> domain.KnownOrder:
+    """The order, once its ``orders.order.placed`` event has arrived: a command sent right
+    after ``place-order`` may overtake it, so it waits for it (``azl_kit.waiting``) before it
+    is refused ``not_found``."""
+    order = await uow.known_order(order_id)
+    if order is None:
+        context.waits.until(
+            uow.flow.causation_id,
+            domain.OrderNotKnown(f"order {order_id} does not exist", order_id=str(order_id)),
+        )
+    context.waits.done(uow.flow.causation_id)
+    assert order is not None
+    return order
+
+
 async def post_message(
     command: contract.PostMessage, uow: NotificationsUnitOfWork, *, context: Context
 ) -> contract.PostMessageResult:
-    order = await uow.known_order(command.order_id)
+    order = await _known_order(uow, command.order_id, context)
     entry = domain.post_message(command, order, uow.now())
     await _record(entry, domain.known(order, command.order_id), uow, context)
     return contract.PostMessageResult(message_id=entry.entry_id)
@@ -100,7 +119,7 @@ async def post_message(
 async def add_note(
     command: contract.AddNote, uow: NotificationsUnitOfWork, *, context: Context
 ) -> contract.AddNoteResult:
-    order = await uow.known_order(command.order_id)
+    order = await _known_order(uow, command.order_id, context)
     entry = domain.add_note(command, order, uow.now())
     await _record(entry, domain.known(order, command.order_id), uow, context)
     return contract.AddNoteResult(note_id=entry.entry_id)

@@ -41,6 +41,16 @@ class NotificationsSettings(ServiceSettings):
         "is tried again after this many seconds; longer than any send may take.",
     )
 
+    # --- commands that overtake the order's events ---------------------------------------
+    order_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="AZL_ORDER_WAIT_SECONDS: how long a command about an order this service "
+        "has not heard of yet waits for the order's events (they travel on another queue, so "
+        "a command sent right after place-order can overtake them) before it is refused "
+        "not_found.",
+    )
+
     # --- staff recipients ----------------------------------------------------------------
     staff_emails: Annotated[list[EmailStr], NoDecode] = Field(
         default_factory=list,

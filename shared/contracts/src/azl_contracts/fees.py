@@ -82,6 +82,9 @@ class LedgerEntryKind(StrEnum):
     CHARGE = "charge"
     VOID = "void"
     REFUND = "refund"
+    PAYOUT = "payout"
+    """Money owed back (a cancellation's refund due, an overpayment) paid out to the
+    customer by the payments system (``payments.refund.paid``)."""
 
 
 class LedgerEntry(BaseModel):
@@ -134,7 +137,8 @@ class RefundDue(FeeEvent):
     cancelled_from: OrderStatus
     refunds_vnd: VND = Field(
         default=Decimal(0),
-        description="Refunds already recorded (from complaints), deducted from what is due.",
+        description="Money already paid back (complaint refunds and payouts), deducted from "
+        "what is due.",
     )
 
 
@@ -151,9 +155,17 @@ class RefundRecorded(FeeEvent):
 class LedgerUpdated(FeeEvent):
     """The whole ledger of an order after a change; ``ledger_version`` orders snapshots.
 
-    ``balance_due_vnd`` = ``goods_total_vnd`` + ``charges_total_vnd`` (charges minus voids)
-    − ``payments_total_vnd`` + ``refunds_total_vnd``. Once the order is cancelled the goods
-    are no longer owed: ``goods_total_vnd`` is 0 and a negative balance is money owed back.
+    A refund pays money back, so it lowers both what the order cost and what was paid:
+
+    - ``cost_vnd`` = ``goods_total_vnd`` + ``charges_total_vnd`` (charges minus voids)
+      − ``refunds_total_vnd`` (complaint refunds), never below 0; once cancelled, what stays
+      charged (the goods, those a complaint refund compensated included, are refunded);
+    - ``paid_vnd`` = ``payments_total_vnd`` − ``refunds_total_vnd`` − ``payouts_total_vnd``;
+    - ``balance_due_vnd`` = ``cost_vnd`` − ``paid_vnd``.
+
+    A complaint refund leaves the balance where it was: a settled order stays settled. Once
+    the order is cancelled the goods are no longer owed: ``goods_total_vnd`` is 0 and a
+    negative balance is money owed back, until it is paid out (``payouts_total_vnd``).
     """
 
     NAME: ClassVar[str] = "fees.ledger.updated"
@@ -179,4 +191,20 @@ class LedgerUpdated(FeeEvent):
     shipping_deducted_vnd: VND = Field(
         default=Decimal(0),
         description="International shipping deducted from complaint refunds (at most once).",
+    )
+    payouts_total_vnd: VND = Field(
+        default=Decimal(0),
+        description="Money owed back that the payments system paid out "
+        "(payments.refund.paid): a cancellation's refund due, an overpayment.",
+    )
+    cost_vnd: VND | None = Field(
+        default=None,
+        description="What the order cost the customer: goods + charges − complaint refunds, "
+        "never below 0; once cancelled, what stays charged (null from senders before it "
+        "was added).",
+    )
+    paid_vnd: SignedVND | None = Field(
+        default=None,
+        description="What the customer paid and kept with us: payments − complaint refunds "
+        "− payouts (null from senders before it was added).",
     )

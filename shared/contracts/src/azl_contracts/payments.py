@@ -28,3 +28,16 @@ class PaymentReceived(Event):
     payment_id: str = Field(min_length=1, max_length=64)
     method: PaymentMethod
     received_at: AwareDatetime | None = None
+
+
+class RefundPaid(Event):
+    """The payments system paid money back to a customer: a cancellation's refund due
+    (``fees.refund.due``) or an overpayment. The fees ledger records it once per
+    ``refund_id`` as a payout; it lowers what the customer has paid."""
+
+    NAME: ClassVar[str] = "payments.refund.paid"
+
+    order_id: UUID
+    amount_vnd: VND = Field(gt=0)
+    refund_id: str = Field(min_length=1, max_length=64)
+    paid_at: AwareDatetime | None = None

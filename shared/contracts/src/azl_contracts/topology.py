@@ -117,7 +117,13 @@ QUEUES: dict[str, tuple[QueueSpec, ...]] = {
             orders.OrderCancelled,
             orders.OrderDelivered,
         ),
-        _events("fees", "payment", payments.DepositReceived, payments.PaymentReceived),
+        _events(
+            "fees",
+            "payment",
+            payments.DepositReceived,
+            payments.PaymentReceived,
+            payments.RefundPaid,
+        ),
         _events("fees", "complaint", complaints.RefundApproved),
     ),
     "notifications": (

@@ -87,11 +87,18 @@ def render(whole: dict[str, Any]) -> str:
             code = entry.get("fee_code") or ""
             amount = f"{entry['amount_vnd']:>14,} ₫"
             lines.append(f"  {entry['recorded_at']}  {entry['kind']:<8} {code:<23} {amount}")
+        refunded = ledger["refunds_total_vnd"]
+        paid_out = ledger.get("payouts_total_vnd", 0)
         lines.append(
-            f"  goods {ledger['goods_total_vnd']:,} + fees {ledger['charges_total_vnd']:,} "
-            f"− paid {ledger['payments_total_vnd']:,} + refunded {ledger['refunds_total_vnd']:,} "
-            f"= due {ledger['balance_due_vnd']:,} ₫"
+            f"  cost: goods {ledger['goods_total_vnd']:,} + fees {ledger['charges_total_vnd']:,} "
+            f"− refunded {refunded:,} = {ledger.get('cost_vnd', 0):,} ₫"
         )
+        lines.append(
+            f"  paid: payments {ledger['payments_total_vnd']:,} − refunded {refunded:,}"
+            + (f" − paid out {paid_out:,}" if paid_out else "")
+            + f" = {ledger.get('paid_vnd', 0):,} ₫"
+        )
+        lines.append(f"  due: {ledger['balance_due_vnd']:,} ₫")
     lines.append(f"\nPackages: {len(order.get('packages', []))}")
     notifications = whole["notifications"]
     lines.append("\nNotifications to the customer")
