@@ -112,3 +112,20 @@ def may_send(policy: PublisherPolicy, message: Message) -> str | None:
     if policy.may_publish_event(kind):
         return None
     return f"{policy.name} may not publish {kind.NAME} (owned by {kind.owner()})"
+
+
+def publisher_for(message: Message) -> str:
+    """The publisher that sends ``message`` in the platform's own story (what a test client
+    or the demo plays): an event's owner; a command by its actor (staff through the staff
+    tools, a warehouse step by a system through the warehouse, any other through the
+    storefront); a query through the storefront."""
+    if isinstance(message, Command):
+        role = message.actor.role
+        if role is ActorRole.STAFF:
+            return STAFF_TOOLS
+        if role is ActorRole.SYSTEM and message.NAME in WAREHOUSE_STEPS:
+            return WAREHOUSE
+        return STOREFRONT
+    if isinstance(message, Query):
+        return STOREFRONT
+    return message.owner()
