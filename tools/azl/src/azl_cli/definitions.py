@@ -167,7 +167,9 @@ def _permissions(namespace: str, role: str) -> dict[str, str]:
             "read": NOTHING,
         }
     if role in CLIENT_PUBLISHERS:
-        reply_queues = "amq\\.gen-.*"
+        # server-named (amq.gen-…) or named by aio-pika's robust channel (amq_<uuid hex>),
+        # as azl_client's reply queue is
+        reply_queues = "amq\\.gen-.*|amq_[0-9a-f]{32}"
         return {
             "configure": _any_of(reply_queues),
             # binding a reply queue to {ns}.replies: write on the queue, read on the exchange
