@@ -3,28 +3,51 @@ issue 14 is refused with its reason, and the genuine message of each publisher p
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from azl_contracts import Actor, ActorRole, Message, complaints, fees, orders, payments, trust
+from azl_contracts.common import OrderStatus
 from azl_contracts.topology import QueueSpec, queues_of
 from azl_kit.authorisation import Authorisation, Untrusted
 from azl_kit.envelope import Envelope
 from azl_kit.handlers import Route
 
 PREFIX = "azl-"
+NOW = datetime.now(UTC)
 ORDER = uuid4()
 STAFF = Actor(id="staff-1", role=ActorRole.STAFF)
 CUSTOMER = Actor(id="cust-1", role=ActorRole.CUSTOMER)
 WAREHOUSE = Actor(id="warehouse", role=ActorRole.SYSTEM)
 
 DEPOSIT = payments.DepositReceived(order_id=ORDER, amount_vnd=100_000, payment_id="p-1")
-REFUND = complaints.RefundApproved.model_construct(amount_vnd=777_777)  # checks read no body
+REFUND = complaints.RefundApproved(
+    complaint_id=uuid4(),
+    order_id=ORDER,
+    customer_id="cust-1",
+    status=complaints.ComplaintStatus.RESOLVED,
+    actor=STAFF,
+    occurred_at=NOW,
+    amount_vnd=Decimal(777_777),
+)
 START = orders.StartPurchasing(actor=STAFF, order_id=ORDER)
-ADVANCE = orders.AdvanceShipping.model_construct(actor=WAREHOUSE, order_id=ORDER)
-STATUS = orders.OrderStatusChanged.model_construct(to_status="delivered", actor=STAFF)
+ADVANCE = orders.AdvanceShipping(
+    actor=WAREHOUSE, order_id=ORDER, to_status=OrderStatus.SELLER_SHIPPED
+)
+STATUS = orders.OrderStatusChanged(
+    order_id=ORDER,
+    order_code="AZ00000001",
+    customer_id="cust-1",
+    order_version=9,
+    occurred_at=NOW,
+    from_status=OrderStatus.DELIVERING,
+    to_status=OrderStatus.DELIVERED,
+    actor=STAFF,
+)
 
 
 def queue(service: str, name: str) -> QueueSpec:

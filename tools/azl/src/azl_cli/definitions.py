@@ -141,7 +141,9 @@ def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
                 "name": name,
                 "password_hash": password_hash(name, passwords[role]),
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
-                "tags": ["administrator"] if role == "admin" else [],
+                # the operator may stamp another publisher's user_id: `azl demo`/`azl send`
+                # playing the storefront, staff tools or payments (azl_cli.messaging.connect)
+                "tags": ["administrator", "impersonator"] if role == "admin" else [],
             }
         )
         permissions.append({"user": name, "vhost": "/", **_permissions(namespace, role)})
