@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from azl_testing import builders, flows
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra
+from azl_testing.infra import BUS_ROLE, Infra
 from azl_testing.processes import JWT_SECRET
 
 from azl_client import Accepted, Client, Delivered, QueryRefused, Rejected, Subscription
@@ -32,7 +32,10 @@ from .conftest import Platform
 @pytest_asyncio.fixture
 async def client(infra: Infra, platform: Platform) -> AsyncIterator[Client]:
     async with await Client.connect(
-        infra.amqp_url, namespace=infra.namespace, app_id="storefront"
+        infra.url_as(BUS_ROLE),
+        namespace=infra.namespace,
+        app_id="storefront",
+        impersonating=infra.user_prefix,  # plays the storefront, staff tools and payments
     ) as connected:
         yield connected
 
@@ -109,7 +112,7 @@ async def _next_of(events: Subscription, order_id: UUID, message_type: str) -> D
 async def _azl(infra: Infra, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     environment = {
         **{k: v for k, v in os.environ.items() if k not in ("AZL_JWT_SECRET", "AZL_ENV")},
-        "AZL_AMQP_URL": infra.amqp_url,
+        "AZL_AMQP_URL": infra.url_as(BUS_ROLE),
         "AZL_NAMESPACE": infra.namespace,
         **(env or {}),
     }
