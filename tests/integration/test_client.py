@@ -98,7 +98,9 @@ async def test_events_reach_a_subscriber_once_each_as_current_models(
         assert events.duplicates == 1
     [emitted] = bus.seen("payments.deposit.received", lambda e: e.message_id == marker)
     assert emitted.app_id == "storefront"
-    assert emitted.user_id == client.user  # stamped, and checked by RabbitMQ
+    # stamped as its publisher (the client impersonates), and checked by RabbitMQ
+    assert emitted.user_id == client.user_for(builders.deposit(order.order_id, 1))
+    assert emitted.user_id == bus.infra.user("payments")
 
 
 async def _next_of(events: Subscription, order_id: UUID, message_type: str) -> Delivered:
