@@ -15,10 +15,11 @@ from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import ChannelNotFoundEntity
 
 from azl_client import Client
-from azl_contracts import Command, Event, Message
+from azl_contracts import Command, Event, Message, registry, trust
+from azl_contracts.base import UnknownMessageType
 from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, REPLIES_EXCHANGE
 
-from .infra import Infra
+from .infra import BUS_ROLE, Infra
 
 
 @dataclass
@@ -58,7 +59,12 @@ class Received:
 
 class Bus:
     """The test's own system on the bus: it publishes and asks through ``azl_client`` (as an
-    integrating system does) and records every event on a queue of its own."""
+    integrating system does) and records every event on a queue of its own.
+
+    It connects as the namespace's ``bus`` user, tagged ``impersonator``, and stamps each
+    message with the user of the publisher that sends it (``trust.publisher_for``: payments
+    events as payments, staff commands as the staff tools, ...), so the services' trust
+    checks believe it as they would the real publisher."""
 
     def __init__(self, infra: Infra) -> None:
         self.infra = infra
@@ -68,7 +74,8 @@ class Bus:
         self._client: Client | None = None
 
     async def connect(self) -> Bus:
-        self._connection = await aio_pika.connect_robust(self.infra.amqp_url)
+        url = self.infra.url_as(BUS_ROLE)
+        self._connection = await aio_pika.connect_robust(url)
         self._channel = await self._connection.channel(publisher_confirms=True)
         for relative, kind in (
             (COMMANDS_EXCHANGE, aio_pika.ExchangeType.TOPIC),
@@ -80,7 +87,10 @@ class Bus:
         await recorder.bind(self.infra.name(EVENTS_EXCHANGE), routing_key="#")
         await recorder.consume(self._record, no_ack=True)
         self._client = await Client.connect(
-            self.infra.amqp_url, namespace=self.infra.namespace, app_id="tests"
+            url,
+            namespace=self.infra.namespace,
+            app_id="tests",
+            impersonating=self.infra.user_prefix,
         )
         return self
 
@@ -111,6 +121,7 @@ class Bus:
             correlation_id=event.correlation_id,
             message_type=event.type,
             headers={**event.headers, **extra_headers},
+            user_id=event.user_id,
         )
 
     # --- publishing -------------------------------------------------------------------
@@ -127,8 +138,10 @@ class Bus:
         reply_to: str | None = None,
         headers: dict[str, Any] | None = None,
         content_type: str | None = "application/json",
+        user_id: str | None = None,
     ) -> str:
-        """Any body (``exchange=""``: straight to a queue through the default exchange)."""
+        """Any body (``exchange=""``: straight to a queue through the default exchange),
+        stamped as the publisher of its type would send it unless ``user_id`` is given."""
         return await self.client.publish_raw(
             body,
             routing_key=routing_key,
@@ -139,7 +152,22 @@ class Bus:
             reply_to=reply_to,
             headers=headers,
             content_type=content_type,
+            user_id=self.user_for(message_type, body) if user_id is None else user_id,
         )
+
+    def user_for(self, message_type: str | None, body: bytes) -> str:
+        """Who sends a raw message of this type: its publisher when the body reads as one,
+        else (a poison body) the publisher its type's owner or the storefront would be."""
+        try:
+            kind = registry.by_type(message_type or "")
+        except UnknownMessageType:
+            return self.infra.user(trust.STOREFRONT)
+        try:
+            message = kind.model_validate_json(body)
+        except Exception:
+            owner = kind.owner()
+            return self.infra.user(owner if owner in trust.POLICIES else trust.STOREFRONT)
+        return self.client.user_for(message)
 
     async def publish(
         self,
@@ -173,6 +201,7 @@ class Bus:
         return body
 
     async def request_raw(self, body: bytes, *, timeout: float = 20.0, **kwargs: Any) -> Received:
+        kwargs.setdefault("user_id", self.user_for(kwargs.get("message_type"), body))
         reply = await self.client.request_raw(body, timeout=timeout, **kwargs)
         return Received(
             routing_key=self.client.reply_queue,

@@ -23,6 +23,7 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aio_pika.exceptions import AMQPError
 
+from azl_cli import definitions
+from azl_contracts import trust
 from azl_contracts.topology import all_queues
 
 AMQP_ENV = "AZL_TEST_AMQP_URL"
@@ -111,16 +114,81 @@ class Infra:
         return f"{self.postgres_server_url}/{self.database_prefix}{service}"
 
     def service_env(self, service: str) -> dict[str, str]:
+        """A service runs as its own least-privilege broker user of this namespace."""
         return {
             "AZL_ENV": "test",
             "AZL_NAMESPACE": self.namespace,
-            "AZL_AMQP_URL": self.amqp_url,
+            "AZL_AMQP_URL": self.url_as(service),
             "AZL_POSTGRES_URL": self.postgres_server_url,
             "AZL_DATABASE_PREFIX": self.database_prefix,
         }
 
     def name(self, relative: str) -> str:
         return f"{self.namespace}.{relative}"
+
+    @property
+    def user_prefix(self) -> str:
+        """How this namespace names its publishers' users (``azl_contracts.trust``)."""
+        return trust.default_user_prefix(self.namespace)
+
+    def user(self, role: str) -> str:
+        return definitions.user_name(self.namespace, role)
+
+    def url_as(self, role: str) -> str:
+        """The broker URL of one of this namespace's users (``broker_users`` creates them on
+        first use): a role of the broker definitions, or ``BUS_ROLE``."""
+        password = broker_users(self)[role]
+        parts = urlsplit(self.amqp_url)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return parts._replace(netloc=f"{self.user(role)}:{password}@{host}").geturl()
+
+
+BUS_ROLE = "bus"
+"""The test Bus's user: tagged ``impersonator``, it stamps the ``user_id`` of whichever
+publisher it plays (``azl_contracts.trust.publisher_for``)."""
+
+_USERS: dict[str, dict[str, str]] = {}
+
+
+def broker_users(infra: Infra) -> dict[str, str]:
+    """The namespace's users, created on first use from the broker definitions (random
+    passwords) plus the Bus's impersonator; ``remove_everything`` deletes them with the
+    rest of the namespace (they carry its prefix)."""
+    known = _USERS.get(infra.namespace)
+    if known is not None:
+        return known
+    passwords = {role: secrets.token_urlsafe(16) for role in (*definitions.ROLES, BUS_ROLE)}
+    document = definitions.definitions(infra.namespace, passwords)
+    bus = infra.user(BUS_ROLE)
+    document["users"].append(
+        {
+            "name": bus,
+            "password_hash": definitions.password_hash(bus, passwords[BUS_ROLE]),
+            "hashing_algorithm": "rabbit_password_hashing_sha256",
+            "tags": ["impersonator"],
+        }
+    )
+    document["permissions"].append(
+        {"user": bus, "vhost": infra.vhost, "configure": ".*", "write": ".*", "read": ".*"}
+    )
+    for entry in (*document["permissions"], *document["topic_permissions"]):
+        entry["vhost"] = infra.vhost
+    document["vhosts"] = [{"name": infra.vhost}]
+    infra.rabbitmqctl("import_definitions", "--format", "json", stdin=json.dumps(document).encode())
+    _wait_for_users(infra, [u["name"] for u in document["users"]])
+    _USERS[infra.namespace] = passwords
+    return passwords
+
+
+def _wait_for_users(infra: Infra, users: list[str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        listed = {str(u["user"]) for u in _listed(infra, "list_users", vhost=False)}
+        if listed.issuperset(users):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the broker did not create the users {users}")
+        time.sleep(0.2)
 
 
 def new_namespace() -> str:
@@ -284,6 +352,7 @@ async def remove_everything(infra: Infra) -> None:
             channel = await _deleting(connection, channel, channel.exchange_delete, exchange)
     for user in holdings.users:
         await asyncio.to_thread(infra.rabbitmqctl, "delete_user", user)
+    _USERS.pop(infra.namespace, None)
     conn = await asyncpg.connect(infra.admin_database_url)
     try:
         for database in await databases(infra):

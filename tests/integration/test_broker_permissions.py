@@ -27,10 +27,11 @@ from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
 from azl_testing import builders
 from azl_testing.bus import Bus
 from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.infra import broker_users as infra_users
 from azl_testing.processes import ServiceProcess
 from faststream.rabbit import RabbitBroker, RabbitExchange
+from yarl import URL
 
-from azl_cli import definitions
 from azl_contracts import Message
 from azl_contracts import fees as f
 from azl_contracts.topology import REPLY_RELAY_QUEUE
@@ -50,35 +51,14 @@ def fresh_infra(infra: Infra) -> Iterator[Infra]:
 
 
 @pytest.fixture(scope="module")
-def broker_users(fresh_infra: Infra) -> Iterator[dict[str, str]]:
-    """The namespace's definitions, with random passwords, loaded into the broker."""
-    passwords = {role: secrets.token_urlsafe(16) for role in definitions.ROLES}
-    document = definitions.render(fresh_infra.namespace, passwords).encode()
-    fresh_infra.rabbitmqctl("import_definitions", "--format", "json", stdin=document)
-    _wait_for_users(fresh_infra, passwords)  # the import finishes asynchronously
-    try:
-        yield passwords
-    finally:
-        for role in definitions.ROLES:
-            fresh_infra.rabbitmqctl(
-                "delete_user", definitions.user_name(fresh_infra.namespace, role)
-            )
-
-
-def _wait_for_users(infra: Infra, passwords: dict[str, str]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        listed = infra.rabbitmqctl("list_users", "--quiet")
-        if all(definitions.user_name(infra.namespace, r) in listed for r in definitions.ROLES):
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError("the broker did not create the users")
-        time.sleep(0.5)
+def broker_users(fresh_infra: Infra) -> dict[str, str]:
+    """The namespace's definitions, with random passwords, loaded into the broker (the
+    harness's own users: ``remove_everything`` deletes them with the namespace)."""
+    return infra_users(fresh_infra)
 
 
 def url_as(infra: Infra, role: str, passwords: dict[str, str]) -> str:
-    user = definitions.user_name(infra.namespace, role)
-    return infra.amqp_url.replace("guest:guest@", f"{user}:{passwords[role]}@")
+    return infra.url_as(role)
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +130,7 @@ async def _send_as(url: str, exchange: str, message: Message) -> None:
                 type=message.message_type(),
                 content_type="application/json",
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=URL(url).user,  # the trust checks believe nothing without it
             ),
             routing_key=message.routing_key(),
         )
@@ -158,11 +139,11 @@ async def _send_as(url: str, exchange: str, message: Message) -> None:
 async def test_each_service_does_its_job_under_its_own_user(
     fresh_infra: Infra, broker_users: dict[str, str], services: None, observer: Bus
 ) -> None:
-    """The client user sends a command, the payments user a deposit; every service then
+    """The storefront user sends a command, the payments user a deposit; every service then
     consumes, declares, binds and publishes what the walking skeleton needs."""
     customer = builders.customer()
     await _send_as(
-        url_as(fresh_infra, "client", broker_users),
+        url_as(fresh_infra, "storefront", broker_users),
         fresh_infra.name("commands"),
         builders.place_order(customer),
     )
@@ -188,7 +169,7 @@ async def test_no_service_can_act_as_another(
     orders = url_as(fresh_infra, "orders", broker_users)
     fees = url_as(fresh_infra, "fees", broker_users)
     payments = url_as(fresh_infra, "payments", broker_users)
-    client = url_as(fresh_infra, "client", broker_users)
+    client = url_as(fresh_infra, "storefront", broker_users)
 
     assert await _refused(_publish_as(orders, events, "fees.fee.charged"))
     assert await _refused(_publish_as(fees, events, "orders.order.deposited"))
@@ -223,7 +204,7 @@ async def test_no_service_reaches_another_services_queues_behind_the_topic_permi
     there; the dead-letter exchange reaches every DLQ. Neither is open to a service."""
     orders = url_as(fresh_infra, "orders", broker_users)
     fees = url_as(fresh_infra, "fees", broker_users)
-    client = url_as(fresh_infra, "client", broker_users)
+    client = url_as(fresh_infra, "storefront", broker_users)
     dlx, replies = fresh_infra.name("dlx"), fresh_infra.name("replies")
     forged_deposit = builders.deposit(uuid4(), 70_000).model_dump_json().encode()
 
@@ -255,7 +236,7 @@ async def test_rpc_replies_reach_a_caller_that_bound_its_reply_queue(
     fresh_infra: Infra, broker_users: dict[str, str], services: None
 ) -> None:
     """What a client adds to be answered: one bind of its reply queue to {ns}.replies."""
-    connection = await aio_pika.connect(url_as(fresh_infra, "client", broker_users))
+    connection = await aio_pika.connect(url_as(fresh_infra, "storefront", broker_users))
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         reply_queue = await channel.declare_queue(exclusive=True, auto_delete=True)
@@ -273,6 +254,7 @@ async def test_rpc_replies_reach_a_caller_that_bound_its_reply_queue(
                 type=request.message_type(),
                 content_type="application/json",
                 reply_to=reply_queue.name,
+                user_id=fresh_infra.user("storefront"),
             ),
             routing_key=request.routing_key(),
         )
@@ -341,7 +323,7 @@ async def test_direct_reply_to_works_with_least_privilege_and_opens_nothing(
     """FastStream's broker.request() as the client user gets its quote through the relay;
     a service can send nothing but a reply-to key through {ns}.direct-replies, and still
     nothing through the default exchange."""
-    broker = RabbitBroker(url_as(fresh_infra, "client", broker_users))
+    broker = RabbitBroker(url_as(fresh_infra, "storefront", broker_users))
     await broker.connect()
     try:
         request = f.QuoteRequest.model_validate(
@@ -353,6 +335,7 @@ async def test_direct_reply_to_works_with_least_privilege_and_opens_nothing(
             routing_key=request.routing_key(),
             message_type=request.message_type(),
             message_id=str(uuid4()),
+            user_id=fresh_infra.user("storefront"),
             timeout=30,
         )
         assert json.loads(response.body)["goods_total_vnd"] == "59500"

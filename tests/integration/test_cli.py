@@ -20,7 +20,7 @@ import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from azl_testing import builders, flows
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra
+from azl_testing.infra import BUS_ROLE, Infra
 
 from azl_contracts import orders as o
 from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
@@ -38,7 +38,8 @@ class Ran:
 def _env(infra: Infra) -> dict[str, str]:
     return {
         **os.environ,
-        "AZL_AMQP_URL": infra.amqp_url,
+        # an operator tagged impersonator: the CLI stamps each message as its publisher
+        "AZL_AMQP_URL": infra.url_as(BUS_ROLE),
         "AZL_NAMESPACE": infra.namespace,
         "PYTHONUNBUFFERED": "1",  # tail's lines as they come, not at exit
     }

@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from azl_testing import builders, flows
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra
+from azl_testing.infra import BUS_ROLE, Infra
 from azl_testing.processes import JWT_SECRET
 
 from azl_client import Accepted, Client, Delivered, QueryRefused, Rejected, Subscription
@@ -32,7 +32,10 @@ from .conftest import Platform
 @pytest_asyncio.fixture
 async def client(infra: Infra, platform: Platform) -> AsyncIterator[Client]:
     async with await Client.connect(
-        infra.amqp_url, namespace=infra.namespace, app_id="storefront"
+        infra.url_as(BUS_ROLE),
+        namespace=infra.namespace,
+        app_id="storefront",
+        impersonating=infra.user_prefix,  # plays the storefront, staff tools and payments
     ) as connected:
         yield connected
 
@@ -95,7 +98,9 @@ async def test_events_reach_a_subscriber_once_each_as_current_models(
         assert events.duplicates == 1
     [emitted] = bus.seen("payments.deposit.received", lambda e: e.message_id == marker)
     assert emitted.app_id == "storefront"
-    assert emitted.user_id == client.user  # stamped, and checked by RabbitMQ
+    # stamped as its publisher (the client impersonates), and checked by RabbitMQ
+    assert emitted.user_id == client.user_for(builders.deposit(order.order_id, 1))
+    assert emitted.user_id == bus.infra.user("payments")
 
 
 async def _next_of(events: Subscription, order_id: UUID, message_type: str) -> Delivered:
@@ -109,7 +114,7 @@ async def _next_of(events: Subscription, order_id: UUID, message_type: str) -> D
 async def _azl(infra: Infra, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     environment = {
         **{k: v for k, v in os.environ.items() if k not in ("AZL_JWT_SECRET", "AZL_ENV")},
-        "AZL_AMQP_URL": infra.amqp_url,
+        "AZL_AMQP_URL": infra.url_as(BUS_ROLE),
         "AZL_NAMESPACE": infra.namespace,
         **(env or {}),
     }

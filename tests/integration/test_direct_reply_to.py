@@ -35,6 +35,7 @@ from faststream.rabbit import RabbitBroker, RabbitExchange
 
 from azl_contracts import fees as f
 from azl_contracts.topology import COMMANDS_EXCHANGE, REPLY_RELAY_QUEUE
+from azl_contracts.trust import STOREFRONT
 
 from .conftest import Platform
 
@@ -169,7 +170,7 @@ async def _get(queue: aio_pika.abc.AbstractQueue) -> AbstractIncomingMessage:
 
 @pytest_asyncio.fixture
 async def faststream(infra: Infra, reply_relay: None) -> AsyncIterator[RabbitBroker]:
-    broker = RabbitBroker(infra.amqp_url)
+    broker = RabbitBroker(infra.url_as(STOREFRONT))  # a client of the platform, as itself
     await broker.connect()
     try:
         yield broker
@@ -187,6 +188,7 @@ async def test_faststream_request_gets_a_commands_outcome(
         routing_key=command.routing_key(),
         message_type=command.message_type(),
         message_id=str(uuid4()),
+        user_id=infra.user(STOREFRONT),
         content_type="application/json",
         persist=True,
         timeout=30,
@@ -204,6 +206,7 @@ async def test_faststream_request_gets_a_quote(infra: Infra, faststream: RabbitB
         routing_key=QUOTE.routing_key(),
         message_type=QUOTE.message_type(),
         message_id=str(uuid4()),
+        user_id=infra.user(STOREFRONT),
         content_type="application/json",
         persist=True,
         timeout=30,
@@ -219,6 +222,7 @@ async def test_faststream_request_gets_a_rejection(infra: Infra, faststream: Rab
         routing_key=command.routing_key(),
         message_type="orders.place-order.v1",  # a v2 body sent as v1: schema-invalid
         message_id=str(uuid4()),
+        user_id=infra.user(STOREFRONT),
         timeout=30,
     )
     outcome = json.loads(response.body)
@@ -232,7 +236,7 @@ async def test_a_plain_aio_pika_rpc_client_gets_its_reply(
     """The pattern of aio-pika's documentation: consume amq.rabbitmq.reply-to (no ack),
     publish with that reply_to and a correlation id, wait for the matching reply."""
     message = builders.place_order_v2(builders.customer()) if what == "command" else QUOTE
-    connection = await aio_pika.connect(infra.amqp_url)
+    connection = await aio_pika.connect(infra.url_as(STOREFRONT))
     async with connection:
         channel = await connection.channel()
         futures: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
@@ -255,6 +259,7 @@ async def test_a_plain_aio_pika_rpc_client_gets_its_reply(
                 type=message.message_type(),
                 content_type="application/json",
                 reply_to="amq.rabbitmq.reply-to",
+                user_id=infra.user(STOREFRONT),
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=message.routing_key(),

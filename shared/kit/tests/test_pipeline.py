@@ -280,6 +280,7 @@ def delivery() -> Delivery:
             reply_to="amq.gen-caller",
             content_type="application/json",
             app_id="tests",
+            user_id="azlunit-storefront",
             exchange=f"{NS}.commands",
             routing_key="fees.quote",
             redelivered=True,

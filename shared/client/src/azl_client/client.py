@@ -22,7 +22,7 @@ from aio_pika.abc import (
 from pydantic import ValidationError
 from yarl import URL
 
-from azl_contracts import Command, Event, Message, Query, Reply, registry, versions
+from azl_contracts import Command, Event, Message, Query, Reply, registry, trust, versions
 from azl_contracts.base import UnknownMessageType
 from azl_contracts.common import ReasonCode
 from azl_contracts.outcomes import CommandOutcome, EventRef, QueryFailed
@@ -104,19 +104,35 @@ class Delivered:
 
 class Client:
     def __init__(
-        self, connection: AbstractRobustConnection, namespace: str, app_id: str, user: str
+        self,
+        connection: AbstractRobustConnection,
+        namespace: str,
+        app_id: str,
+        user: str,
+        impersonating: str | None = None,
     ) -> None:
         self._connection = connection
         self.namespace = namespace
         self.app_id = app_id
         self.user = user
+        self.impersonating = impersonating
         self._pending: dict[str, asyncio.Future[RawReply]] = {}
 
     @classmethod
-    async def connect(cls, url: str, *, namespace: str = "azl", app_id: str = "azl-client") -> Self:
+    async def connect(
+        cls,
+        url: str,
+        *,
+        namespace: str = "azl",
+        app_id: str = "azl-client",
+        impersonating: str | None = None,
+    ) -> Self:
+        """``impersonating``: the deployment's user prefix, for a user RabbitMQ tags
+        ``impersonator`` (a test harness, an operator's demo): each contract message is then
+        stamped with the user of the publisher that sends it (``trust.publisher_for``)."""
         connection = await aio_pika.connect_robust(url)
         # the user the broker authenticated: the only user_id it lets this connection stamp
-        client = cls(connection, namespace, app_id, URL(url).user or "guest")
+        client = cls(connection, namespace, app_id, URL(url).user or "guest", impersonating)
         try:
             await client._open()
         except BaseException:
@@ -213,7 +229,15 @@ class Client:
             message_id=message_id,
             correlation_id=correlation_id,
             timeout=timeout,
+            user_id=self.user_for(message),
         )
+
+    def user_for(self, message: Message) -> str:
+        """The ``user_id`` a message is stamped with: the connection's user, or, when
+        impersonating, the user of the publisher that sends it."""
+        if self.impersonating is None:
+            return self.user
+        return trust.user_name(self.impersonating, trust.publisher_for(message))
 
     async def request_raw(
         self,
@@ -274,6 +298,7 @@ class Client:
             message_id=message_id,
             correlation_id=correlation_id,
             reply_to=reply_to,
+            user_id=self.user_for(message),
         )
 
     async def publish_raw(
@@ -288,9 +313,11 @@ class Client:
         reply_to: str | None = None,
         headers: dict[str, Any] | None = None,
         content_type: str | None = "application/json",
+        user_id: str | None = None,
     ) -> str:
         """Any body on ``{ns}.<exchange>`` (``""``: the default exchange, straight to a
-        queue), with the platform's properties; an empty ``message_id`` sends none."""
+        queue), with the platform's properties; an empty ``message_id`` sends none.
+        ``user_id``: the connection's user unless given ("" sends none)."""
         message_id = message_id if message_id is not None else str(uuid4())
         target = self._exchanges.get(exchange) or self._channel.default_exchange
         await target.publish(
@@ -305,7 +332,7 @@ class Client:
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 timestamp=datetime.now(UTC),
                 app_id=self.app_id,
-                user_id=self.user,
+                user_id=self.user if user_id is None else (user_id or None),
             ),
             routing_key=routing_key,
         )

@@ -160,6 +160,7 @@ def envelope(delivery: Delivery, queue: str) -> Envelope:
         reply_to=raw.reply_to or None,
         content_type=raw.content_type,
         app_id=raw.app_id,
+        user_id=raw.user_id,
         exchange=raw.exchange or "",
         routing_key=raw.routing_key or "",
         headers=headers,

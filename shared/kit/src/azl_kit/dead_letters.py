@@ -30,6 +30,9 @@ ATTEMPTS_HEADER = "x-azl-attempts"
 FAILED_AT_HEADER = "x-azl-failed-at"
 ERROR_HEADER = "x-azl-error"
 SERVICE_HEADER = "x-azl-service"
+ORIGINAL_USER_HEADER = "x-azl-original-user-id"
+"""Who published the letter: the copy is published (and stamped) by the dead-lettering
+service, so the original ``user_id`` is kept as a header, for the operator to read."""
 REPLAYED_HEADER = "x-azl-replayed"
 
 
@@ -74,6 +77,9 @@ class DeadLetters:
         }
         if error:
             headers[ERROR_HEADER] = error[:2000]
+        headers.pop(ORIGINAL_USER_HEADER, None)  # never one the publisher wrote
+        if envelope.user_id:
+            headers[ORIGINAL_USER_HEADER] = envelope.user_id
         properties = {k: v for k, v in envelope.properties.items() if v is not None}
         await self._publisher.publish_raw(
             envelope.body,

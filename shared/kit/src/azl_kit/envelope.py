@@ -26,6 +26,8 @@ class Envelope:
     headers: dict[str, Any]
     delivery_count: int
     properties: dict[str, Any]
+    user_id: str | None = None
+    """The publisher's broker user, as RabbitMQ validated it (``user_id`` property)."""
 
     def flow(self) -> FlowContext:
         """Messages caused by this one keep its correlation id and name it as their cause."""

@@ -35,7 +35,7 @@ from azl_contracts.topology import QueueSpec
 
 from . import broker, queries
 from .applying import Applier, NotApplicable, UnitOfWorkFactory
-from .authorisation import Authorisation, Check
+from .authorisation import Authorisation, Check, Untrusted
 from .dead_letters import DeadLetterCode, DeadLetters
 from .decoding import Decoded, Decoder, Poison
 from .envelope import Envelope
@@ -142,14 +142,19 @@ class MessagePipeline:
         return applied
 
     async def _refuse(self, envelope: Envelope, decoded: Decoded, refusal: Rejection) -> Outcome:
-        """A command gets its rejection, a query its answer; an event is kept for an operator."""
+        """A command gets its rejection, a query its answer; an event is kept for an operator,
+        and so is any message the trust checks refuse (an attempt an operator must see)."""
+        untrusted = isinstance(refusal, Untrusted)
         if decoded.route.kind is MessageKind.COMMAND:
-            return await self._reject(
+            outcome = await self._reject(
                 envelope, refusal, on_exhausted=self._dead_lettering.exhausted
             )
-        if decoded.route.kind is MessageKind.QUERY:
+            if not untrusted or outcome == "dead_lettered":
+                return outcome
+        elif decoded.route.kind is MessageKind.QUERY:
             await self._queries.reply(envelope, queries.failed(envelope, refusal))
-            return "refused"
+            if not untrusted:
+                return "refused"
         await self._dead_lettering.send(
             envelope,
             DeadLetterCode.FORBIDDEN,

@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 
 
 class Publisher:
-    def __init__(self, app_id: str) -> None:
+    def __init__(self, app_id: str, user_id: str | None = None) -> None:
+        """``user_id``: the connection's broker user, stamped on every message (RabbitMQ
+        refuses any other), which tells consumers who published it."""
         self._app_id = app_id
+        self._user_id = user_id
         self._exchanges: dict[str, Exchange] = {}
 
     def bind(self, exchanges: dict[str, Exchange]) -> None:
@@ -34,6 +37,7 @@ class Publisher:
             routing_key=message.routing_key,
             headers=message.amqp_headers(),
             app_id=self._app_id,
+            user_id=self._user_id,
             message_id=str(message.message_id),
             correlation_id=message.correlation_id,
             message_type=message.message_type,
@@ -57,6 +61,7 @@ class Publisher:
             routing_key=routing_key,
             headers=headers,
             app_id=self._app_id,
+            user_id=self._user_id,
             message_id=properties.get("message_id"),
             correlation_id=properties.get("correlation_id"),
             message_type=properties.get("message_type"),

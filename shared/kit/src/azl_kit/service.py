@@ -29,6 +29,7 @@ from azl_contracts.export import asyncapi_document
 from azl_contracts.topology import queues_of
 
 from . import broker, outbox
+from .authorisation import Authorisation
 from .broker import Broker
 from .db import create_engine, ensure_database, migrate, transaction
 from .dead_letters import DeadLetters
@@ -136,7 +137,7 @@ class ServiceRuntime(Generic[S, U]):
             graceful_timeout=settings.graceful_timeout,
         )
         topology = self.topology
-        publisher = Publisher(settings.service)
+        publisher = Publisher(settings.service, settings.broker_user)
         self.relay_engine = create_engine(url, pool_size=2, max_overflow=0)
         self.relay = OutboxRelay(
             self.relay_engine,
@@ -173,6 +174,7 @@ class ServiceRuntime(Generic[S, U]):
                 metrics=self.metrics,
                 max_message_bytes=settings.max_message_bytes,
                 redelivery_limit=settings.redelivery_limit,
+                authorise=Authorisation.trusted(spec, settings.user_prefix),
             )
             self.broker.consume(
                 topology.queue(spec),

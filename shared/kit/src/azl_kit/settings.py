@@ -11,8 +11,9 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from yarl import URL
 
-from azl_contracts import versions
+from azl_contracts import trust, versions
 
 DEV_JWT_SECRET = "azl-development-secret-change-me-0123456789"
 
@@ -33,6 +34,12 @@ class ServiceSettings(BaseSettings):
     namespace: str = Field(default="azl", pattern=r"^[a-z][a-z0-9_-]{0,30}$")
 
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    broker_user_prefix: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.-]{0,60}$",
+        description="How the deployment names its publishers' broker users: publisher p is "
+        "<prefix><p> (azl_contracts.trust); <namespace>- if unset.",
+    )
     postgres_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432")
     database_prefix: str = Field(default="azl_", pattern=r"^[a-z][a-z0-9_]{0,40}$")
     database_url: SecretStr | None = Field(
@@ -88,6 +95,17 @@ class ServiceSettings(BaseSettings):
     @property
     def service(self) -> str:
         return self.SERVICE
+
+    @property
+    def user_prefix(self) -> str:
+        if self.broker_user_prefix is not None:
+            return self.broker_user_prefix
+        return trust.default_user_prefix(self.namespace)
+
+    @property
+    def broker_user(self) -> str:
+        """The user of ``amqp_url``: what this service stamps as ``user_id``."""
+        return URL(self.amqp_url.get_secret_value()).user or "guest"
 
     @property
     def port(self) -> int:

@@ -7,9 +7,14 @@ exchange), dead letters only of its own queues (topic permissions on the topic d
 exchange, whose DLQs are bound by exact queue name) and replies on ``{ns}.replies``. No
 service may write to the default exchange: it reaches every queue by name and topic
 permissions do not apply there, so it would let one service put forged messages into
-another's queues. The payments system may publish only ``payments.*`` events; a client
-(storefront, staff tools, CLI) may publish commands and use its own server-named reply
-queues, bound to ``{ns}.replies``; the administrator may do everything.
+another's queues. The payments system may publish only ``payments.*`` events; each client
+publisher (storefront, staff tools, warehouse: ``azl_contracts.trust.CLIENT_PUBLISHERS``)
+may publish commands and use its own server-named reply queues, bound to ``{ns}.replies``;
+the administrator may do everything.
+
+User names come from ``azl_contracts.trust.user_name`` with the deployment's prefix
+(``<namespace>-`` by default), the mapping the services read ``user_id`` with: what a
+command or event may claim is not decided here but by the trust checks of its consumer.
 
 Direct reply-to: a reply to an ``amq.rabbitmq.reply-to.*`` address can only be published to
 the default exchange, so services publish it to ``{ns}.direct-replies`` with exactly such a
@@ -36,13 +41,16 @@ from azl_contracts.topology import (
     SERVICES,
     queues_of,
 )
+from azl_contracts.trust import CLIENT_PUBLISHERS, PAYMENTS, PUBLISHERS, default_user_prefix
+from azl_contracts.trust import user_name as publisher_user
 
 NOTHING = "^$"
-ROLES = (*SERVICES, "payments", "client", "relay", "admin")
+ROLES = (*PUBLISHERS, "relay", "admin")
 
 
 def user_name(namespace: str, role: str) -> str:
-    return f"{namespace}-{role}"
+    """The broker user of a role: the trust mapping's ``<namespace>-<publisher>``."""
+    return publisher_user(default_user_prefix(namespace), role)
 
 
 def password_hash(user: str, password: str) -> str:
@@ -133,7 +141,9 @@ def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
                 "name": name,
                 "password_hash": password_hash(name, passwords[role]),
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
-                "tags": ["administrator"] if role == "admin" else [],
+                # the operator may stamp another publisher's user_id: `azl demo`/`azl send`
+                # playing the storefront, staff tools or payments (azl_cli.messaging.connect)
+                "tags": ["administrator", "impersonator"] if role == "admin" else [],
             }
         )
         permissions.append({"user": name, "vhost": "/", **_permissions(namespace, role)})
@@ -152,14 +162,16 @@ def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
 def _permissions(namespace: str, role: str) -> dict[str, str]:
     if role in SERVICES:
         return service_permissions(namespace, role)
-    if role == "payments":
+    if role == PAYMENTS:
         return {
             "configure": NOTHING,
             "write": _any_of(_exchange(namespace, EVENTS_EXCHANGE)),
             "read": NOTHING,
         }
-    if role == "client":
-        reply_queues = "amq\\.gen-.*"
+    if role in CLIENT_PUBLISHERS:
+        # server-named (amq.gen-…) or named by aio-pika's robust channel (amq_<uuid hex>),
+        # as azl_client's reply queue is
+        reply_queues = "amq\\.gen-.*|amq_[0-9a-f]{32}"
         return {
             "configure": _any_of(reply_queues),
             # binding a reply queue to {ns}.replies: write on the queue, read on the exchange
@@ -181,11 +193,11 @@ def _permissions(namespace: str, role: str) -> dict[str, str]:
 def _topic_permissions(namespace: str, role: str) -> list[dict[str, str]]:
     if role in SERVICES:
         return service_topic_permissions(namespace, role)
-    if role == "payments":
+    if role == PAYMENTS:
         return [
             {"exchange": f"{namespace}.{EVENTS_EXCHANGE}", "write": "^payments\\.", "read": NOTHING}
         ]
-    if role == "client":
+    if role in CLIENT_PUBLISHERS:
         services = "|".join(SERVICES)
         return [
             {

@@ -18,7 +18,7 @@ from uuid import UUID, uuid4
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from azl_client import Client
+from azl_cli.messaging import connect
 from azl_contracts import Actor, ActorRole, Command, Event
 from azl_contracts import complaints as k
 from azl_contracts import orders as o
@@ -60,7 +60,7 @@ class Demo:
         """Sends through ``azl_client`` as a storefront and the payments system would, and
         watches every event on a queue of its own."""
         connection = await aio_pika.connect(self.amqp_url)
-        client = await Client.connect(self.amqp_url, namespace=self.namespace, app_id="azl-demo")
+        client = await connect(self.amqp_url, self.namespace, "azl-demo")
         async with connection, client:
             self._client = client
             channel = await connection.channel()

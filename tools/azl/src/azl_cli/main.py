@@ -202,7 +202,8 @@ def broker_definitions(
     passwords = definitions.development_passwords()
     if from_env:
         passwords = {
-            role: os.environ[f"AZL_{role.upper()}_AMQP_PASSWORD"] for role in definitions.ROLES
+            role: os.environ[f"AZL_{role.upper().replace('-', '_')}_AMQP_PASSWORD"]
+            for role in definitions.ROLES
         }
     text = definitions.render(namespace, passwords)
     if out is None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import aio_pika
 from pydantic import ValidationError
+from yarl import URL
 
 from azl_client import Client, NoReply
-from azl_contracts import Event, Message, MessageKind, registry
+from azl_contracts import Event, Message, MessageKind, registry, trust
 from azl_contracts.base import UnknownMessageType
 from azl_contracts.topology import EVENTS_EXCHANGE, SERVICES
 
@@ -68,11 +69,23 @@ def validate(message_type: str, body: dict[str, Any]) -> Message:
     raise InvalidMessage(f"{versions[0].message_type()}: {problems}")
 
 
+async def connect(amqp_url: str, namespace: str, app_id: str) -> Client:
+    """A client stamping ``user_id`` (PRODUCT.md §2 "Trust on the bus"): connected as one of
+    the deployment's publishers (``azl-storefront``, ``azl-payments``…), as that publisher;
+    otherwise as an operator whose user RabbitMQ tags ``impersonator`` (``azl-admin`` in
+    the broker definitions), as the publisher that sends each message
+    (``trust.publisher_for``: staff commands as the staff tools, a deposit as payments)."""
+    prefix = trust.default_user_prefix(namespace)
+    if trust.publisher_of(prefix, URL(amqp_url).user) is not None:
+        return await Client.connect(amqp_url, namespace=namespace, app_id=app_id)
+    return await Client.connect(amqp_url, namespace=namespace, app_id=app_id, impersonating=prefix)
+
+
 async def send(
     amqp_url: str, namespace: str, message: Message, *, timeout: float, wait: bool = True
 ) -> dict[str, Any] | None:
     """Publish; for a command or a query with ``wait``, return its outcome (its RPC reply)."""
-    async with await Client.connect(amqp_url, namespace=namespace, app_id="azl-cli") as client:
+    async with await connect(amqp_url, namespace, "azl-cli") as client:
         if not wait or isinstance(message, Event):
             await client.publish(message)
             return None

@@ -11,7 +11,8 @@ from uuid import UUID, uuid4
 import typer
 from pydantic import ValidationError
 
-from azl_client import Client, Delivered
+from azl_cli.messaging import connect
+from azl_client import Delivered
 from azl_contracts import payments
 
 # what the orders service answers a deposit with
@@ -22,7 +23,7 @@ async def pay(
     amqp_url: str, namespace: str, deposit: payments.DepositReceived, *, wait: float
 ) -> list[Delivered]:
     """Publish the deposit; with ``wait``, the orders events it caused (seen within it)."""
-    async with await Client.connect(amqp_url, namespace=namespace, app_id="azl-cli") as client:
+    async with await connect(amqp_url, namespace, "azl-cli") as client:
         if not wait:
             await client.emit(deposit)
             return []
