@@ -34,6 +34,7 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aio_pika.exceptions import AMQPError
 
+from azl_cli.exchanges import declare_shared_exchanges
 from azl_contracts.topology import all_queues
 
 AMQP_ENV = "AZL_TEST_AMQP_URL"
@@ -190,9 +191,16 @@ def _cleaned_up(infra: Infra) -> Iterator[None]:
             f"cannot list what the test broker holds: {error}"
         ) from error
     try:
+        asyncio.run(declare_topology(infra))
         yield
     finally:
         asyncio.run(remove_everything(infra))
+
+
+async def declare_topology(infra: Infra) -> None:
+    """The deployment's part, as the operator (the run's URL is guest's): the shared
+    exchanges, before any service starts — services only check them."""
+    await declare_shared_exchanges(infra.amqp_url, infra.namespace)
 
 
 def created_queue_names(infra: Infra) -> list[str]:

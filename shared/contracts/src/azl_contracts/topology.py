@@ -35,6 +35,17 @@ the relay, a process of its own with its own broker user, forwards each reply to
 exchange under its reply-to key, which RabbitMQ never routes to a queue, and nothing else."""
 DEAD_LETTER_SUFFIX = ".dlq"
 
+SHARED_EXCHANGES: dict[str, str] = {
+    COMMANDS_EXCHANGE: "topic",
+    EVENTS_EXCHANGE: "topic",
+    DEAD_LETTER_EXCHANGE: "topic",
+    REPLIES_EXCHANGE: "direct",
+    DIRECT_REPLIES_EXCHANGE: "topic",
+}
+"""The exchanges every service shares, with their types: declared (durable) by the
+deployment — broker definitions, ``azl declare-exchanges``, the test fixtures —, only
+checked by services, whose broker users may not create, delete or bind them."""
+
 # Headers the broker adds to count a message's deliveries and record its dead-letterings.
 # They describe its life in one queue: a message moved to a DLQ, or replayed from one,
 # starts counting afresh, otherwise a replayed crash-loop letter would look poison again.

@@ -68,6 +68,7 @@ class Broker:
             # per message. The consumer takes the message itself (see _undecoded).
             apply_types=False,
         )
+        self._amqp_url = amqp_url
         self._queues: dict[str, RabbitQueue] = {}
         self._channels: dict[str, Channel] = {}
 
@@ -98,6 +99,24 @@ class Broker:
 
     async def ping(self, timeout: float) -> bool:
         return await self._broker.ping(timeout=timeout)
+
+    async def missing_exchanges(self, names: list[str]) -> list[str]:
+        """The exchanges of ``names`` that do not exist, each checked passively on a channel
+        of its own (a failed passive declaration closes its channel) on a connection of its
+        own, so FastStream's channels never see the refusal."""
+        missing = []
+        connection = await aio_pika.connect(self._amqp_url)
+        async with connection:
+            for name in names:
+                channel = await connection.channel()
+                try:
+                    await channel.declare_exchange(name, passive=True)
+                except ChannelNotFoundEntity:
+                    missing.append(name)
+                finally:
+                    if not channel.is_closed:
+                        await channel.close()
+        return missing
 
     async def declare_exchange(self, exchange: ExchangeDeclaration) -> Exchange:
         """Declared on FastStream's own channel, which has publisher confirms."""

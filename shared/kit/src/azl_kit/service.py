@@ -182,6 +182,9 @@ class ServiceRuntime(Generic[S, U]):
             )
 
         await self._when_reachable("broker", self.broker.connect)
+        await shared_exchanges_declared(
+            self.broker, list(topology.exchanges()), timeout=self.settings.startup_timeout
+        )
         publisher.bind(await topology.declare(self.broker, specs))
         await self.broker.start()
         self.relay.start()
@@ -222,6 +225,32 @@ class ServiceRuntime(Generic[S, U]):
         except Exception as error:
             checks["database"] = f"unreachable: {type(error).__name__}"
         return all(v == "ok" for v in checks.values()), checks
+
+
+class SharedExchangesMissing(RuntimeError):
+    pass
+
+
+async def shared_exchanges_declared(
+    bus: Broker, names: list[str], *, timeout: float, interval: float = 1.0
+) -> None:
+    """Wait, up to ``timeout``, for the deployment to declare the shared exchanges: a service
+    may not create them (its broker user has no configure right on them), so one started
+    before the broker definitions were loaded, or before ``azl run`` declared them, waits as
+    it waits for the broker itself, saying what it waits for, then fails naming them."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while missing := await bus.missing_exchanges(names):
+        if asyncio.get_running_loop().time() >= deadline:
+            raise SharedExchangesMissing(
+                f"shared exchanges {missing} do not exist after {timeout:.0f} s: the "
+                "deployment declares them (broker definitions, `azl declare-exchanges`, "
+                "`azl run`), never a service"
+            )
+        log.warning(
+            "shared exchanges not declared yet (the deployment declares them); waiting",
+            missing=missing,
+        )
+        await asyncio.sleep(interval)
 
 
 async def when_reachable(what: str, step: Callable[[], Awaitable[Any]], *, timeout: float) -> None:

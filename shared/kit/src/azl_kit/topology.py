@@ -7,11 +7,17 @@ the pipeline's both land in it, and topic permissions can confine each service t
 queues' names. RPC replies go through ``{ns}.replies`` (direct), where each caller binds its
 reply queue under its own name, or, to a direct reply-to address, ``{ns}.direct-replies``
 (topic), from which the reply relay (``azl_kit.reply_relay``) delivers them.
+
+The five shared exchanges belong to the deployment, not to any service: the broker
+definitions declare them (compose), the test fixtures and ``azl run`` declare them as the
+operator (``declare_shared_exchanges``). A service only checks them (passive declaration)
+and declares its own queues and their bindings; its broker user may not create, delete or
+configure any exchange.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +93,7 @@ class Topology:
         return ExchangeDeclaration(self.name(DIRECT_REPLIES_EXCHANGE), ExchangeType.TOPIC)
 
     def exchanges(self) -> dict[str, ExchangeDeclaration]:
+        """The shared exchanges, to be declared by the deployment."""
         return {
             e.name: e
             for e in (
@@ -120,9 +127,13 @@ class Topology:
         )
 
     async def declare(self, broker: Broker, specs: tuple[QueueSpec, ...]) -> dict[str, Exchange]:
-        """Declare exchanges, each queue (on its consumer's channel), its DLQ and bindings;
-        returns the exchanges to publish to by name."""
-        exchanges = {e.name: await broker.declare_exchange(e) for e in self.exchanges().values()}
+        """Check the shared exchanges (passively: the deployment declared them), declare each
+        queue (on its consumer's channel), its DLQ and bindings; returns the exchanges to
+        publish to by name."""
+        exchanges = {
+            e.name: await broker.declare_exchange(replace(e, passive=True))
+            for e in self.exchanges().values()
+        }
         # Replies stored in the outbox before they went through {ns}.replies name the default
         # exchange; same routing key (the reply queue), and services may not write there.
         exchanges[""] = exchanges[self.name(REPLIES_EXCHANGE)]

@@ -1,7 +1,16 @@
 """RabbitMQ definitions for a namespace: one user per service with least privilege.
 
-Generated from the topology in the contracts, never written by hand. Each service may
-declare only the exchanges and its own queues, consume only its own queues, bind only the
+Generated from the topology in the contracts, never written by hand. The deployment owns
+the shared exchanges: they are declared here (``exchanges``), and no service or client
+user has the configure right on any exchange, so none can create, delete or re-declare one
+(RabbitMQ checks configure for ``exchange.declare`` and ``exchange.delete``; a passive
+declaration, which is how services check the shared exchanges, needs no right). The
+configure regex does not tell queues from exchanges, so a service's is the exact list of
+its own queue and DLQ names, not a prefix: an exchange it could create under one of those
+names still has no topic permissions, and a message routed through it keeps the service's
+validated ``user_id``, which consumers check (see ``docs/operations.md``).
+
+Each service may declare only its own queues, consume only its own queues, bind only the
 routing keys its queues bind, publish only its own events (topic permissions on the events
 exchange), dead letters only of its own queues (topic permissions on the topic dead-letter
 exchange, whose DLQs are bound by exact queue name) and replies on ``{ns}.replies``. No
@@ -34,6 +43,7 @@ from azl_contracts.topology import (
     REPLIES_EXCHANGE,
     REPLY_RELAY_QUEUE,
     SERVICES,
+    SHARED_EXCHANGES,
     queues_of,
 )
 
@@ -60,16 +70,25 @@ def _exchange(namespace: str, relative: str) -> str:
     return re.escape(f"{namespace}.{relative}")
 
 
+def _own_queues(namespace: str, service: str) -> list[str]:
+    """The exact names of the service's queues and their DLQs (escaped)."""
+    return [
+        re.escape(f"{namespace}.{name}")
+        for q in queues_of(service)
+        for name in (q.name, q.dead_letter_queue)
+    ]
+
+
 def service_permissions(namespace: str, service: str) -> dict[str, str]:
-    own_queues = re.escape(f"{namespace}.{service}.") + ".*"
+    own_queues = "|".join(_own_queues(namespace, service))
     bound = [
         _exchange(namespace, e) for e in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE)
     ]
     replies = _exchange(namespace, REPLIES_EXCHANGE)
     direct_replies = _exchange(namespace, DIRECT_REPLIES_EXCHANGE)
     return {
-        # declares them all at start-up
-        "configure": _any_of(*bound, replies, direct_replies, own_queues),
+        # its own queues only: the shared exchanges are the deployment's (checked passively)
+        "configure": _any_of(own_queues),
         "write": _any_of(
             _exchange(namespace, EVENTS_EXCHANGE),
             _exchange(namespace, DEAD_LETTER_EXCHANGE),
@@ -144,9 +163,26 @@ def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
         "rabbitmq_version": "3.13",
         "users": users,
         "vhosts": [{"name": "/"}],
+        "exchanges": shared_exchanges(namespace),
         "permissions": permissions,
         "topic_permissions": topic_permissions,
     }
+
+
+def shared_exchanges(namespace: str) -> list[dict[str, Any]]:
+    """The exchanges the deployment declares before any service starts."""
+    return [
+        {
+            "name": f"{namespace}.{relative}",
+            "vhost": "/",
+            "type": kind,
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        }
+        for relative, kind in SHARED_EXCHANGES.items()
+    ]
 
 
 def _permissions(namespace: str, role: str) -> dict[str, str]:
@@ -170,7 +206,7 @@ def _permissions(namespace: str, role: str) -> dict[str, str]:
         relay_queue = _exchange(namespace, REPLY_RELAY_QUEUE)
         direct_replies = _exchange(namespace, DIRECT_REPLIES_EXCHANGE)
         return {
-            "configure": _any_of(direct_replies, relay_queue),
+            "configure": _any_of(relay_queue),  # {ns}.direct-replies is the deployment's
             # forwarding: the default exchange (with direct reply-to keys only, by its code)
             "write": _any_of("amq\\.default", relay_queue),
             "read": _any_of(direct_replies, relay_queue),

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from . import definitions, demo, dlq, messaging, payments, platform, story, tokens
+from . import definitions, demo, dlq, exchanges, messaging, payments, platform, story, tokens
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
@@ -34,6 +34,14 @@ def run(
     """Run the whole platform (migrations and the four services) against the configured
     RabbitMQ and PostgreSQL (AZL_AMQP_URL, AZL_POSTGRES_URL; local defaults)."""
     raise typer.Exit(platform.run(host=host, ready_timeout=ready_timeout))
+
+
+@app.command("declare-exchanges")
+def declare_exchanges(amqp_url: str = AmqpUrl, namespace: str = Namespace) -> None:
+    """Declare the shared exchanges of a namespace (as the operator): the deployment's part
+    of the topology, which services only check (broker definitions do the same)."""
+    for name in asyncio.run(exchanges.declare_shared_exchanges(amqp_url, namespace)):
+        typer.echo(f"declared {name}")
 
 
 @app.command()
