@@ -190,6 +190,9 @@ def envelope(delivery: Delivery, queue: str) -> Envelope:
             "reply_to": raw.reply_to,
             "content_type": raw.content_type,
             "timestamp": raw.timestamp,
+            # validated by RabbitMQ against the publisher's connection; kept by a dead
+            # letter in a header, never republished as the property (see dead_letters)
+            "user_id": raw.user_id,
         },
     )
 

@@ -8,6 +8,16 @@ then acks the original — after the broker confirmed the copy, so nothing is lo
 The broker's counting headers (``x-delivery-count``, ``x-acquired-count``, ``x-death``…)
 are not copied: they count deliveries from the original queue, and a letter replayed with
 them would be taken for a crash loop again and go straight back to the DLQ.
+
+The original publisher: the copy is the service's own publish, so RabbitMQ lets it carry
+only the service's ``user_id``, never the original's. The original's (validated by RabbitMQ
+when it was published) goes in ``x-azl-original-user-id``, which this sets or removes, so a
+publisher cannot plant it. The header is believed only in a letter the owning service put
+in its own DLQ — topic permissions let no one else publish to ``{ns}.dlx`` under that
+queue's name — and never in one the broker dead-lettered (it carries ``x-death``, and the
+message's own ``user_id`` is still the original's). ``azl dlq replay``, whose user has
+RabbitMQ's ``impersonator`` tag, republishes with that ``user_id``: the one place a message
+carries a ``user_id`` that is not its publishing connection's (``docs/operations.md``).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ FAILED_AT_HEADER = "x-azl-failed-at"
 ERROR_HEADER = "x-azl-error"
 SERVICE_HEADER = "x-azl-service"
 REPLAYED_HEADER = "x-azl-replayed"
+ORIGINAL_USER_ID_HEADER = "x-azl-original-user-id"
 
 
 class DeadLetterCode(StrEnum):
@@ -74,6 +85,10 @@ class DeadLetters:
         }
         if error:
             headers[ERROR_HEADER] = error[:2000]
+        headers.pop(ORIGINAL_USER_ID_HEADER, None)  # only ever what the broker validated
+        user_id = envelope.properties.get("user_id")
+        if user_id:
+            headers[ORIGINAL_USER_ID_HEADER] = user_id
         properties = {k: v for k, v in envelope.properties.items() if v is not None}
         await self._publisher.publish_raw(
             envelope.body,

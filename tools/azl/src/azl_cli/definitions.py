@@ -152,7 +152,8 @@ def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
                 "name": name,
                 "password_hash": password_hash(name, passwords[role]),
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
-                "tags": ["administrator"] if role == "admin" else [],
+                # impersonator: DLQ replay republishes a letter with its original user_id
+                "tags": ["administrator", "impersonator"] if role == "admin" else [],
             }
         )
         permissions.append({"user": name, "vhost": "/", **_permissions(namespace, role)})

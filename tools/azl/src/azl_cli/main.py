@@ -168,10 +168,15 @@ def dlq_replay(
     message_id: str | None = typer.Option(None, "--message-id", "-m", help="Only this message"),
     replay_all: bool = typer.Option(False, "--all", help="Every message (of --queue, or all)"),
 ) -> None:
-    """Send dead-lettered messages back to the queue they came from, unchanged."""
+    """Send dead-lettered messages back to the queue they came from, unchanged and as
+    their original publisher (the user needs RabbitMQ's impersonator tag for that)."""
     if (message_id is None) == (not replay_all):
         raise typer.BadParameter("give --message-id or --all")
-    replayed = asyncio.run(dlq.replay(amqp_url, namespace, queue=queue, message_id=message_id))
+    try:
+        replayed = asyncio.run(dlq.replay(amqp_url, namespace, queue=queue, message_id=message_id))
+    except dlq.ReplayRefused as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
     for letter in replayed:
         typer.echo(f"replayed {letter.message_id} ({letter.message_type}) to {letter.origin_queue}")
     if message_id is not None and not replayed:
