@@ -34,7 +34,7 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aio_pika.exceptions import AMQPError
 
-from azl_cli.exchanges import declare_shared_exchanges
+from azl_cli.deployment import declare_topology as declare_deployment_topology
 from azl_contracts.topology import all_queues
 
 AMQP_ENV = "AZL_TEST_AMQP_URL"
@@ -199,8 +199,9 @@ def _cleaned_up(infra: Infra) -> Iterator[None]:
 
 async def declare_topology(infra: Infra) -> None:
     """The deployment's part, as the operator (the run's URL is guest's): the shared
-    exchanges, before any service starts — services only check them."""
-    await declare_shared_exchanges(infra.amqp_url, infra.namespace)
+    exchanges, every queue and binding, before any service starts — services only check
+    them."""
+    await declare_deployment_topology(infra.amqp_url, infra.namespace)
 
 
 def created_queue_names(infra: Infra) -> list[str]:

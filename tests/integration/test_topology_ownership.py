@@ -101,6 +101,13 @@ async def _bind(
     await target.bind(source, routing_key=routing_key)
 
 
+async def _bind_queue(
+    channel: aio_pika.abc.AbstractChannel, queue: str, exchange: str, *, routing_key: str
+) -> None:
+    target = await channel.get_queue(queue, ensure=False)
+    await target.bind(exchange, routing_key=routing_key)
+
+
 def _shared(infra: Infra) -> list[str]:
     return [infra.name(relative) for relative in SHARED_EXCHANGES]
 
@@ -113,7 +120,11 @@ async def test_no_service_user_creates_deletes_or_binds_a_shared_exchange(
         url = url_as(own_infra, service, users)
 
         # no exchange of its own, under any name outside its queues' exact names
-        for name in (own_infra.name(f"{service}.mine"), own_infra.name("evil"), "evil"):
+        # (a queue's name included: permissions do not tell queues from exchanges)
+        own_names = [
+            own_infra.name(n) for q in queues_of(service) for n in (q.name, q.dead_letter_queue)
+        ]
+        for name in (*own_names, own_infra.name(f"{service}.mine"), own_infra.name("evil"), "evil"):
             refusal = await _refused(
                 _on_channel(url, lambda ch, n=name: ch.declare_exchange(n, "fanout"))
             )
@@ -133,20 +144,43 @@ async def test_no_service_user_creates_deletes_or_binds_a_shared_exchange(
                 _on_channel(url, lambda ch, n=name: ch.declare_exchange(n, passive=True))
             )
 
-        # {ns}.events bound into another exchange, under a key it does not consume: refused
-        for destination in (own_infra.name("dlx"), own_infra.name("replies"), "amq.topic"):
+        # nor any queue, its own included: the deployment declared them, with their bindings
+        for queue in (own_infra.name(f"{service}.commands"), own_infra.name(f"{service}.x")):
+            refused = await _refused(
+                _on_channel(url, lambda ch, q=queue: ch.declare_queue(q, durable=True))
+            )
+            assert refused, (service, queue)
+        own_queue = await _refused(
+            _on_channel(
+                url,
+                lambda ch, s=service: _bind_queue(
+                    ch, own_infra.name(f"{s}.commands"), events, routing_key="#"
+                ),
+            )
+        )
+        assert own_queue, service
+
+        # {ns}.events bound into another exchange: refused, under any key
+        consumed = [b for q in queues_of(service) for b in q.bindings]  # its own keys too
+        for destination, key in [
+            (d, k)
+            for d in (own_infra.name("dlx"), own_infra.name("events"), "amq.topic")
+            for k in ("#", *consumed[:2])
+        ]:
             bind = await _refused(
                 _on_channel(
                     url,
-                    lambda ch, d=destination: _bind(ch, d, source=events, routing_key="#"),
+                    lambda ch, d=destination, k=key: _bind(ch, d, source=events, routing_key=k),
                 )
             )
-            assert bind, (service, destination)
+            assert bind, (service, destination, key)
         # and nothing bound into {ns}.events from an exchange it could read
         bind = await _refused(
             _on_channel(
                 url,
-                lambda ch: _bind(ch, events, source=own_infra.name("commands"), routing_key="#"),
+                lambda ch, s=service: _bind(
+                    ch, events, source=own_infra.name("commands"), routing_key=f"{s}.#"
+                ),
             )
         )
         assert bind, service
@@ -168,13 +202,13 @@ async def test_a_service_started_before_the_exchanges_waits_for_the_deployment(
     process = ServiceProcess("fees", bare, tmp_path).start()
     try:
         deadline = time.monotonic() + 60
-        while not any("shared exchanges not declared yet" in line for line in process.log_lines()):
+        while not any("topology not declared yet" in line for line in process.log_lines()):
             assert process.process is not None
             assert process.process.poll() is None, process.log_tail()
             assert time.monotonic() < deadline, process.log_tail()
             await asyncio.sleep(0.2)
         missing_line = next(
-            line for line in process.log_lines() if "shared exchanges not declared yet" in line
+            line for line in process.log_lines() if "topology not declared yet" in line
         )
         assert bare.name("events") in missing_line
         await declare_topology(bare)

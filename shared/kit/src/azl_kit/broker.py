@@ -100,22 +100,26 @@ class Broker:
     async def ping(self, timeout: float) -> bool:
         return await self._broker.ping(timeout=timeout)
 
-    async def missing_exchanges(self, names: list[str]) -> list[str]:
-        """The exchanges of ``names`` that do not exist, each checked passively on a channel
-        of its own (a failed passive declaration closes its channel) on a connection of its
-        own, so FastStream's channels never see the refusal."""
+    async def missing(self, *, exchanges: list[str], queues: list[str]) -> list[str]:
+        """Which of these exchanges and queues do not exist, each checked passively on a
+        channel of its own (a failed passive declaration closes its channel) on a
+        connection of its own, so FastStream's channels never see the refusal."""
         missing = []
         connection = await aio_pika.connect(self._amqp_url)
         async with connection:
-            for name in names:
-                channel = await connection.channel()
-                try:
-                    await channel.declare_exchange(name, passive=True)
-                except ChannelNotFoundEntity:
-                    missing.append(name)
-                finally:
-                    if not channel.is_closed:
-                        await channel.close()
+            for kind, names in (("exchange", exchanges), ("queue", queues)):
+                for name in names:
+                    channel = await connection.channel()
+                    try:
+                        if kind == "exchange":
+                            await channel.declare_exchange(name, passive=True)
+                        else:
+                            await channel.declare_queue(name, passive=True)
+                    except ChannelNotFoundEntity:
+                        missing.append(f"{kind} {name}")
+                    finally:
+                        if not channel.is_closed:
+                            await channel.close()
         return missing
 
     async def declare_exchange(self, exchange: ExchangeDeclaration) -> Exchange:

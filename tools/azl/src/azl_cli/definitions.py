@@ -1,19 +1,20 @@
 """RabbitMQ definitions for a namespace: one user per service with least privilege.
 
 Generated from the topology in the contracts, never written by hand. The deployment owns
-the shared exchanges: they are declared here (``exchanges``), and no service or client
-user has the configure right on any exchange, so none can create, delete or re-declare one
-(RabbitMQ checks configure for ``exchange.declare`` and ``exchange.delete``; a passive
-declaration, which is how services check the shared exchanges, needs no right). The
-configure regex does not tell queues from exchanges, so a service's is the exact list of
-its own queue and DLQ names, not a prefix: an exchange it could create under one of those
-names still has no topic permissions, and a message routed through it keeps the service's
-validated ``user_id``, which consumers check (see ``docs/operations.md``).
+the topology: the shared exchanges, every queue, DLQ and binding are declared here
+(``exchanges``, ``queues``, ``bindings``), and no service has the configure right on
+anything, so none can create, delete or re-declare an exchange or a queue (RabbitMQ checks
+configure for every declaration and deletion; the passive declarations with which services
+check their exchanges and queues need no right). Nor can a service bind anything: it has
+read on no exchange (``queue.bind`` and ``exchange.bind`` need read on the source) and write
+on no queue. Services declaring their own queues would not do: the permission regexes do
+not tell queues from exchanges, so a user allowed to declare its queues may declare an
+exchange of the same name, bind it into ``{ns}.events`` (write on the destination, read on
+the source) and publish any routing key through it.
 
-Each service may declare only its own queues, consume only its own queues, bind only the
-routing keys its queues bind, publish only its own events (topic permissions on the events
-exchange), dead letters only of its own queues (topic permissions on the topic dead-letter
-exchange, whose DLQs are bound by exact queue name) and replies on ``{ns}.replies``. No
+Each service may consume only its own queues, publish only its own events (topic
+permissions on the events exchange), dead letters only of its own queues (topic permissions
+on the topic dead-letter exchange, whose DLQs are bound by exact queue name) and replies on ``{ns}.replies``. No
 service may write to the default exchange: it reaches every queue by name and topic
 permissions do not apply there, so it would let one service put forged messages into
 another's queues. The payments system may publish only ``payments.*`` events; a client
@@ -44,6 +45,8 @@ from azl_contracts.topology import (
     REPLY_RELAY_QUEUE,
     SERVICES,
     SHARED_EXCHANGES,
+    deployment_bindings,
+    deployment_queues,
     queues_of,
 )
 
@@ -81,22 +84,17 @@ def _own_queues(namespace: str, service: str) -> list[str]:
 
 def service_permissions(namespace: str, service: str) -> dict[str, str]:
     own_queues = "|".join(_own_queues(namespace, service))
-    bound = [
-        _exchange(namespace, e) for e in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE)
-    ]
-    replies = _exchange(namespace, REPLIES_EXCHANGE)
-    direct_replies = _exchange(namespace, DIRECT_REPLIES_EXCHANGE)
     return {
-        # its own queues only: the shared exchanges are the deployment's (checked passively)
-        "configure": _any_of(own_queues),
+        # nothing: the deployment declares the topology, the service checks it passively
+        "configure": NOTHING,
         "write": _any_of(
             _exchange(namespace, EVENTS_EXCHANGE),
             _exchange(namespace, DEAD_LETTER_EXCHANGE),
-            replies,
-            direct_replies,
-            own_queues,  # queue.bind needs write on the queue
+            _exchange(namespace, REPLIES_EXCHANGE),
+            _exchange(namespace, DIRECT_REPLIES_EXCHANGE),
         ),
-        "read": _any_of(*bound, own_queues),  # queue.bind needs read on the exchange
+        # its own queues only: with read on no exchange it can bind nothing anywhere
+        "read": _any_of(own_queues),
     }
 
 
@@ -165,6 +163,8 @@ def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
         "users": users,
         "vhosts": [{"name": "/"}],
         "exchanges": shared_exchanges(namespace),
+        "queues": queues(namespace),
+        "bindings": bindings(namespace),
         "permissions": permissions,
         "topic_permissions": topic_permissions,
     }
@@ -183,6 +183,34 @@ def shared_exchanges(namespace: str) -> list[dict[str, Any]]:
             "arguments": {},
         }
         for relative, kind in SHARED_EXCHANGES.items()
+    ]
+
+
+def queues(namespace: str) -> list[dict[str, Any]]:
+    """Every service's queues and DLQs (durable quorum queues), declared by the deployment."""
+    return [
+        {
+            "name": name,
+            "vhost": "/",
+            "durable": True,
+            "auto_delete": False,
+            "arguments": {"x-queue-type": "quorum", **arguments},
+        }
+        for name, arguments in deployment_queues(namespace)
+    ]
+
+
+def bindings(namespace: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": b.exchange,
+            "vhost": "/",
+            "destination": b.queue,
+            "destination_type": "queue",
+            "routing_key": b.routing_key,
+            "arguments": {},
+        }
+        for b in deployment_bindings(namespace)
     ]
 
 

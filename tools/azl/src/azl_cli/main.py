@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from . import definitions, demo, dlq, exchanges, messaging, payments, platform, story, tokens
+from . import definitions, demo, deployment, dlq, messaging, payments, platform, story, tokens
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
@@ -36,12 +36,13 @@ def run(
     raise typer.Exit(platform.run(host=host, ready_timeout=ready_timeout))
 
 
-@app.command("declare-exchanges")
-def declare_exchanges(amqp_url: str = AmqpUrl, namespace: str = Namespace) -> None:
-    """Declare the shared exchanges of a namespace (as the operator): the deployment's part
-    of the topology, which services only check (broker definitions do the same)."""
-    for name in asyncio.run(exchanges.declare_shared_exchanges(amqp_url, namespace)):
-        typer.echo(f"declared {name}")
+@app.command("declare-topology")
+def declare_topology(amqp_url: str = AmqpUrl, namespace: str = Namespace) -> None:
+    """Declare a namespace's exchanges, queues and bindings (as the operator): the
+    deployment's part of the topology, which services only check (the broker definitions
+    hold the same)."""
+    for what in asyncio.run(deployment.declare_topology(amqp_url, namespace)):
+        typer.echo(f"declared {what}")
 
 
 @app.command()

@@ -17,7 +17,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
-from .exchanges import declare_shared_exchanges
+from .deployment import declare_topology
 
 SERVICES = {"orders": 8001, "fees": 8002, "notifications": 8003, "complaints": 8004}
 
@@ -85,9 +85,9 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
     env = dict(os.environ)
     # the deployment's part, as the operator (AZL_OPERATOR_AMQP_URL, else the services'
-    # URL): services only check the shared exchanges, their users may not create them
+    # URL): services only check exchanges and queues, their users may not create them
     operator_url = env.get("AZL_OPERATOR_AMQP_URL") or env.get("AZL_AMQP_URL", DEFAULT_AMQP_URL)
-    asyncio.run(declare_shared_exchanges(operator_url, env.get("AZL_NAMESPACE", "azl")))
+    asyncio.run(declare_topology(operator_url, env.get("AZL_NAMESPACE", "azl")))
     running = start(env, host)
     try:
         wait_ready(running, host, ready_timeout)
