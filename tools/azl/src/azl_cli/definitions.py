@@ -14,10 +14,10 @@ the source) and publish any routing key through it.
 
 Each service may consume only its own queues, publish only its own events (topic
 permissions on the events exchange), dead letters only of its own queues (topic permissions
-on the topic dead-letter exchange, whose DLQs are bound by exact queue name) and replies on ``{ns}.replies``. No
-service may write to the default exchange: it reaches every queue by name and topic
-permissions do not apply there, so it would let one service put forged messages into
-another's queues. The payments system may publish only ``payments.*`` events; a client
+on the topic dead-letter exchange, whose DLQs are bound by exact queue name) and replies on
+``{ns}.replies``. No service may write to the default exchange: it reaches every queue by
+name and topic permissions do not apply there, so it would let one service put forged
+messages into another's queues. The payments system may publish only ``payments.*`` events; a client
 (storefront, staff tools, CLI) may publish commands and use its own server-named reply
 queues, bound to ``{ns}.replies``; the administrator may do everything.
 
