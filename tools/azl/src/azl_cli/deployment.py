@@ -10,11 +10,13 @@ idempotent: what exists with the same arguments is left as is.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aio_pika
 
 from azl_contracts.topology import SHARED_EXCHANGES, deployment_bindings, deployment_queues
 
-QUORUM = {"x-queue-type": "quorum"}
+QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
 
 
 async def declare_topology(amqp_url: str, namespace: str) -> list[str]:
@@ -28,7 +30,8 @@ async def declare_topology(amqp_url: str, namespace: str) -> list[str]:
             await channel.declare_exchange(name, aio_pika.ExchangeType(kind), durable=True)
             declared.append(f"exchange {name}")
         for name, arguments in deployment_queues(namespace):
-            await channel.declare_queue(name, durable=True, arguments={**QUORUM, **arguments})
+            queue_arguments: dict[str, Any] = {**QUORUM, **arguments}
+            await channel.declare_queue(name, durable=True, arguments=queue_arguments)
             declared.append(f"queue {name}")
         for binding in deployment_bindings(namespace):
             queue = await channel.get_queue(binding.queue, ensure=False)
