@@ -284,6 +284,7 @@ def delivery() -> Delivery:
             routing_key="fees.quote",
             redelivered=True,
             timestamp=None,
+            user_id=None,
         )
     )
 
