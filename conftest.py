@@ -10,6 +10,7 @@ import pytest
 from azl_testing.infra import (
     Infra,
     InfrastructureUnavailable,
+    declare_topology,
     leftovers,
     new_namespace,
     provide,
@@ -42,6 +43,7 @@ def fresh_infra(infra: Infra) -> Iterator[Infra]:
     """The same servers as the run, but a namespace (and databases) of this test's own."""
     own = replace(infra, namespace=new_namespace())
     try:
+        asyncio.run(declare_topology(own))
         yield own
     finally:
         asyncio.run(remove_everything(own))

@@ -36,6 +36,7 @@ from azl_testing.bus import Bus
 from azl_testing.infra import (
     Infra,
     created_queue_names,
+    declare_topology,
     leftovers,
     new_namespace,
     remove_everything,
@@ -447,6 +448,7 @@ async def direct_queries(dsn: str, requests: int, customer_id: str) -> list[floa
 async def main(args: argparse.Namespace) -> None:
     namespace = new_namespace()
     infra = Infra(AMQP, ADMIN_DB, namespace, "bench")
+    await declare_topology(infra)  # the deployment's exchanges, as the operator
     log_dir = Path(f"/tmp/azl-bench-{namespace}")
     log_dir.mkdir(parents=True)
     figures = Figures()

@@ -36,6 +36,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 from aio_pika.exceptions import AMQPError
 
 from azl_cli import definitions
+from azl_cli.deployment import declare_topology as declare_deployment_topology
 from azl_contracts import trust
 from azl_contracts.topology import all_queues
 
@@ -159,6 +160,8 @@ def broker_users(infra: Infra) -> dict[str, str]:
         return known
     passwords = {role: secrets.token_urlsafe(16) for role in (*definitions.ROLES, BUS_ROLE)}
     document = definitions.definitions(infra.namespace, passwords)
+    for topology in ("exchanges", "queues", "bindings"):  # declare_topology's part
+        document.pop(topology)
     bus = infra.user(BUS_ROLE)
     document["users"].append(
         {
@@ -258,9 +261,17 @@ def _cleaned_up(infra: Infra) -> Iterator[None]:
             f"cannot list what the test broker holds: {error}"
         ) from error
     try:
+        asyncio.run(declare_topology(infra))
         yield
     finally:
         asyncio.run(remove_everything(infra))
+
+
+async def declare_topology(infra: Infra) -> None:
+    """The deployment's part, as the operator (the run's URL is guest's): the shared
+    exchanges, every queue and binding, before any service starts — services only check
+    them."""
+    await declare_deployment_topology(infra.amqp_url, infra.namespace)
 
 
 def created_queue_names(infra: Infra) -> list[str]:

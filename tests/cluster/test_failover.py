@@ -26,7 +26,7 @@ import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from azl_testing import builders
 from azl_testing.bus import Received
-from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
 from azl_testing.processes import ServiceProcess
 
 from azl_contracts import Message
@@ -54,6 +54,7 @@ def cluster_infra(infra: Infra, cluster: Cluster) -> Iterator[Infra]:
         rabbitmq_container=None,
         rabbitmq_nodes=tuple(node_name(i) for i in range(1, NODES + 1)),  # for rabbitmqctl
     )
+    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
     try:
         yield own
     finally:

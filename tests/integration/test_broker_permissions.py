@@ -26,7 +26,13 @@ import pytest_asyncio
 from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
 from azl_testing import builders
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.infra import (
+    Infra,
+    declare_topology,
+    leftovers,
+    new_namespace,
+    remove_everything,
+)
 from azl_testing.infra import broker_users as infra_users
 from azl_testing.processes import ServiceProcess
 from faststream.rabbit import RabbitBroker, RabbitExchange
@@ -43,6 +49,7 @@ SERVICES = ("orders", "fees", "notifications", "complaints")
 def fresh_infra(infra: Infra) -> Iterator[Infra]:
     """A namespace of this module's own: its users, queues and databases are removed after."""
     own = replace(infra, namespace=new_namespace())
+    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
     try:
         yield own
     finally:

@@ -34,7 +34,7 @@ from azl_testing.complaints import (
     resolve,
     wait_for_complaint,
 )
-from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
 from azl_testing.processes import ServiceProcess
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -53,6 +53,7 @@ PHOTO = "https://img.example.com/a.jpg"
 def own_infra(infra: Infra) -> Iterator[Infra]:
     """The run's servers, in a namespace (and databases) of this module's own."""
     own = replace(infra, namespace=new_namespace())
+    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
     try:
         yield own
     finally:

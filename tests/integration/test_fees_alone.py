@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from azl_testing import builders
 from azl_testing.builders import payment
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
 from azl_testing.ledger import (
     SimulatedOrder,
     amounts,
@@ -55,6 +55,7 @@ async def fenced(bus: Bus) -> None:
 def own_infra(infra: Infra) -> Iterator[Infra]:
     """The run's servers, in a namespace (and databases) of this module's own."""
     own = replace(infra, namespace=new_namespace())
+    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
     try:
         yield own
     finally:

@@ -23,7 +23,7 @@ from azl_client import Client
 from azl_contracts import Actor, ActorRole, Message
 from azl_contracts import orders as o
 from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
-from azl_kit.dead_letters import CODE_HEADER, ORIGINAL_USER_HEADER, REASON_HEADER
+from azl_kit.dead_letters import CODE_HEADER, ORIGINAL_USER_ID_HEADER, REASON_HEADER
 
 from .conftest import Platform
 
@@ -56,7 +56,7 @@ async def refused(
     letter = await bus.dead_letter(dlq, message_id)
     assert letter.headers[CODE_HEADER] == "forbidden"
     assert reason in str(letter.headers[REASON_HEADER]), letter.headers[REASON_HEADER]
-    assert letter.headers.get(ORIGINAL_USER_HEADER) == user
+    assert letter.headers.get(ORIGINAL_USER_ID_HEADER) == user
     return letter
 
 

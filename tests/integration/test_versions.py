@@ -18,7 +18,7 @@ import pytest_asyncio
 from azl_testing import builders
 from azl_testing.bus import Bus
 from azl_testing.complaints import ComplaintsApi
-from azl_testing.infra import Infra, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
 from azl_testing.ledger import SimulatedOrder, ledger_when
 from azl_testing.metrics import metric, metric_reaches
 from azl_testing.processes import ServiceProcess
@@ -115,6 +115,7 @@ def _delivery() -> dict[str, Any]:
 def closed(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     """orders and fees of a namespace of their own, with v1 retired."""
     own = replace(infra, namespace=new_namespace())
+    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
     logs: Path = tmp_path_factory.mktemp("closed-window")
     processes = [
         ServiceProcess(name, own, logs, extra_env={"AZL_RETIRED_MESSAGE_TYPES": RETIRED}).start()

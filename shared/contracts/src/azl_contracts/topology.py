@@ -35,6 +35,17 @@ the relay, a process of its own with its own broker user, forwards each reply to
 exchange under its reply-to key, which RabbitMQ never routes to a queue, and nothing else."""
 DEAD_LETTER_SUFFIX = ".dlq"
 
+SHARED_EXCHANGES: dict[str, str] = {
+    COMMANDS_EXCHANGE: "topic",
+    EVENTS_EXCHANGE: "topic",
+    DEAD_LETTER_EXCHANGE: "topic",
+    REPLIES_EXCHANGE: "direct",
+    DIRECT_REPLIES_EXCHANGE: "topic",
+}
+"""The exchanges every service shares, with their types: declared (durable) by the
+deployment — broker definitions, ``azl declare-topology``, the test fixtures —, only
+checked by services, whose broker users may not create, delete or bind them."""
+
 # Headers the broker adds to count a message's deliveries and record its dead-letterings.
 # They describe its life in one queue: a message moved to a DLQ, or replayed from one,
 # starts counting afresh, otherwise a replayed crash-loop letter would look poison again.
@@ -198,3 +209,61 @@ def consumers_of(message: type[Message]) -> list[QueueSpec]:
 
 def messages_for(queue: QueueSpec) -> list[type[Message]]:
     return [m for m in registry if queue in consumers_of(m)]
+
+
+# A dead-letter queue is browsed by taking its messages unacknowledged and closing the
+# channel (``azl dlq list``); on RabbitMQ 4.x every such return counts toward the queue's
+# delivery limit, 20 by default, past which the broker drops the letter for good (a DLQ has
+# no dead-letter exchange of its own). A limit no browsing reaches keeps them; a number, not
+# 4.x's -1 (unlimited), because RabbitMQ 3.x accepts only a non-negative limit.
+DEAD_LETTER_QUEUE_DELIVERY_LIMIT = 1_000_000_000
+DEFAULT_DELIVERY_LIMIT = 20
+"""The broker's own redelivery limit of a consumer queue (``x-delivery-limit``)."""
+
+
+def queue_arguments(
+    namespace: str, spec: QueueSpec, delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+) -> dict[str, object]:
+    """A consumer queue's arguments (a durable quorum queue): its dead letters go to
+    ``{ns}.dlx`` under its own name."""
+    return {
+        "x-dead-letter-exchange": f"{namespace}.{DEAD_LETTER_EXCHANGE}",
+        "x-dead-letter-routing-key": f"{namespace}.{spec.name}",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+        "x-delivery-limit": delivery_limit,
+    }
+
+
+def dead_letter_queue_arguments() -> dict[str, object]:
+    return {"x-delivery-limit": DEAD_LETTER_QUEUE_DELIVERY_LIMIT}
+
+
+@dataclass(frozen=True)
+class Binding:
+    exchange: str
+    queue: str
+    routing_key: str
+
+
+def deployment_queues(namespace: str) -> list[tuple[str, dict[str, object]]]:
+    """Every queue the deployment declares, with its arguments (all durable quorum queues):
+    each consumer queue and its DLQ."""
+    declared: list[tuple[str, dict[str, object]]] = []
+    for spec in all_queues():
+        declared.append((f"{namespace}.{spec.name}", queue_arguments(namespace, spec)))
+        declared.append((f"{namespace}.{spec.dead_letter_queue}", dead_letter_queue_arguments()))
+    return declared
+
+
+def deployment_bindings(namespace: str) -> list[Binding]:
+    """Every binding the deployment declares: each queue's keys on its exchange, each DLQ
+    on ``{ns}.dlx`` by its queue's exact name."""
+    bindings: list[Binding] = []
+    for spec in all_queues():
+        queue = f"{namespace}.{spec.name}"
+        bindings += [Binding(f"{namespace}.{spec.exchange}", queue, b) for b in spec.bindings]
+        bindings.append(
+            Binding(f"{namespace}.{DEAD_LETTER_EXCHANGE}", queue + DEAD_LETTER_SUFFIX, queue)
+        )
+    return bindings

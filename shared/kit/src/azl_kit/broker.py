@@ -68,6 +68,7 @@ class Broker:
             # per message. The consumer takes the message itself (see _undecoded).
             apply_types=False,
         )
+        self._amqp_url = amqp_url
         self._queues: dict[str, RabbitQueue] = {}
         self._channels: dict[str, Channel] = {}
 
@@ -98,6 +99,28 @@ class Broker:
 
     async def ping(self, timeout: float) -> bool:
         return await self._broker.ping(timeout=timeout)
+
+    async def missing(self, *, exchanges: list[str], queues: list[str]) -> list[str]:
+        """Which of these exchanges and queues do not exist, each checked passively on a
+        channel of its own (a failed passive declaration closes its channel) on a
+        connection of its own, so FastStream's channels never see the refusal."""
+        missing = []
+        connection = await aio_pika.connect(self._amqp_url)
+        async with connection:
+            for kind, names in (("exchange", exchanges), ("queue", queues)):
+                for name in names:
+                    channel = await connection.channel()
+                    try:
+                        if kind == "exchange":
+                            await channel.declare_exchange(name, passive=True)
+                        else:
+                            await channel.declare_queue(name, passive=True)
+                    except ChannelNotFoundEntity:
+                        missing.append(f"{kind} {name}")
+                    finally:
+                        if not channel.is_closed:
+                            await channel.close()
+        return missing
 
     async def declare_exchange(self, exchange: ExchangeDeclaration) -> Exchange:
         """Declared on FastStream's own channel, which has publisher confirms."""
@@ -172,6 +195,9 @@ def envelope(delivery: Delivery, queue: str) -> Envelope:
             "reply_to": raw.reply_to,
             "content_type": raw.content_type,
             "timestamp": raw.timestamp,
+            # validated by RabbitMQ against the publisher's connection; kept by a dead
+            # letter in a header, never republished as the property (see dead_letters)
+            "user_id": raw.user_id,
         },
     )
 

@@ -8,6 +8,16 @@ then acks the original — after the broker confirmed the copy, so nothing is lo
 The broker's counting headers (``x-delivery-count``, ``x-acquired-count``, ``x-death``…)
 are not copied: they count deliveries from the original queue, and a letter replayed with
 them would be taken for a crash loop again and go straight back to the DLQ.
+
+The original publisher: the copy is the service's own publish, so RabbitMQ lets it carry
+only the service's ``user_id``, never the original's. The original's (validated by RabbitMQ
+when it was published) goes in ``x-azl-original-user-id``, which this sets or removes, so a
+publisher cannot plant it. The header is believed only in a letter the owning service put
+in its own DLQ — topic permissions let no one else publish to ``{ns}.dlx`` under that
+queue's name — and never in one the broker dead-lettered (it carries ``x-death``, and the
+message's own ``user_id`` is still the original's). ``azl dlq replay``, whose user has
+RabbitMQ's ``impersonator`` tag, republishes with that ``user_id``: the one place a message
+carries a ``user_id`` that is not its publishing connection's (``docs/operations.md``).
 """
 
 from __future__ import annotations
@@ -30,10 +40,11 @@ ATTEMPTS_HEADER = "x-azl-attempts"
 FAILED_AT_HEADER = "x-azl-failed-at"
 ERROR_HEADER = "x-azl-error"
 SERVICE_HEADER = "x-azl-service"
-ORIGINAL_USER_HEADER = "x-azl-original-user-id"
-"""Who published the letter: the copy is published (and stamped) by the dead-lettering
-service, so the original ``user_id`` is kept as a header, for the operator to read."""
 REPLAYED_HEADER = "x-azl-replayed"
+ORIGINAL_USER_ID_HEADER = "x-azl-original-user-id"
+"""Who published the letter: the copy is published (and stamped) by the dead-lettering
+service, so the original ``user_id``, as RabbitMQ validated it, is kept as a header for the
+operator and for the replay (``azl dlq replay``)."""
 
 
 class DeadLetterCode(StrEnum):
@@ -77,9 +88,9 @@ class DeadLetters:
         }
         if error:
             headers[ERROR_HEADER] = error[:2000]
-        headers.pop(ORIGINAL_USER_HEADER, None)  # never one the publisher wrote
+        headers.pop(ORIGINAL_USER_ID_HEADER, None)  # only ever what the broker validated
         if envelope.user_id:
-            headers[ORIGINAL_USER_HEADER] = envelope.user_id
+            headers[ORIGINAL_USER_ID_HEADER] = envelope.user_id
         properties = {k: v for k, v in envelope.properties.items() if v is not None}
         await self._publisher.publish_raw(
             envelope.body,

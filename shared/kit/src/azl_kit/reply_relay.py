@@ -92,8 +92,11 @@ class ReplyRelay:
             ExchangeDeclaration("", ExchangeType.DIRECT)
         )
         await self._consuming.connect()
+        # the deployment's exchange: only checked, the relay's user may not create it
         exchange = await self._consuming.declare_exchange(
-            ExchangeDeclaration(f"{self._namespace}.{DIRECT_REPLIES_EXCHANGE}", ExchangeType.TOPIC)
+            ExchangeDeclaration(
+                f"{self._namespace}.{DIRECT_REPLIES_EXCHANGE}", ExchangeType.TOPIC, passive=True
+            )
         )
         declared = await self._consuming.declare_queue(queue)
         await self._consuming.bind(declared, exchange, DIRECT_REPLY_TO_PREFIX + "#")

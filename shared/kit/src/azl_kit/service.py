@@ -184,6 +184,10 @@ class ServiceRuntime(Generic[S, U]):
             )
 
         await self._when_reachable("broker", self.broker.connect)
+        exchanges, queues = topology.checked(specs)
+        await deployment_topology_declared(
+            self.broker, exchanges, queues, timeout=self.settings.startup_timeout
+        )
         publisher.bind(await topology.declare(self.broker, specs))
         await self.broker.start()
         self.relay.start()
@@ -224,6 +228,36 @@ class ServiceRuntime(Generic[S, U]):
         except Exception as error:
             checks["database"] = f"unreachable: {type(error).__name__}"
         return all(v == "ok" for v in checks.values()), checks
+
+
+class TopologyMissing(RuntimeError):
+    pass
+
+
+async def deployment_topology_declared(
+    bus: Broker,
+    exchanges: list[str],
+    queues: list[str],
+    *,
+    timeout: float,
+    interval: float = 1.0,
+) -> None:
+    """Wait, up to ``timeout``, for the deployment to declare the shared exchanges and this
+    service's queues: a service may not create them (its broker user has no configure
+    right), so one started before the broker definitions were loaded, or before ``azl run``
+    declared them, waits as it waits for the broker itself, saying what it waits for, then
+    fails naming what is missing."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while missing := await bus.missing(exchanges=exchanges, queues=queues):
+        if asyncio.get_running_loop().time() >= deadline:
+            raise TopologyMissing(
+                f"{missing} do not exist after {timeout:.0f} s: the deployment declares "
+                "them (broker definitions, `azl declare-topology`, `azl run`), never a service"
+            )
+        log.warning(
+            "topology not declared yet (the deployment declares it); waiting", missing=missing
+        )
+        await asyncio.sleep(interval)
 
 
 async def when_reachable(what: str, step: Callable[[], Awaitable[Any]], *, timeout: float) -> None:

@@ -7,32 +7,41 @@ the pipeline's both land in it, and topic permissions can confine each service t
 queues' names. RPC replies go through ``{ns}.replies`` (direct), where each caller binds its
 reply queue under its own name, or, to a direct reply-to address, ``{ns}.direct-replies``
 (topic), from which the reply relay (``azl_kit.reply_relay``) delivers them.
+
+The topology belongs to the deployment, not to any service: the broker definitions declare
+the five shared exchanges, every queue, DLQ and binding (compose); ``azl run``, ``azl
+declare-topology`` and the test fixtures declare the same as the operator. A service only
+checks that its exchanges and queues exist (passive declarations, which need no right) and
+consumes and publishes; its broker user has no configure right at all. RabbitMQ's permission
+regexes do not tell queues from exchanges, so a user allowed to declare its queues could
+declare an exchange of the same name, bind it into ``{ns}.events`` (write on the destination,
+read on the source) and publish any routing key through it; and one allowed to bind its
+queues (read on the exchange) could bind ``{ns}.commands`` into ``{ns}.events``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from azl_contracts.topology import (
     COMMANDS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_QUEUE_DELIVERY_LIMIT,
+    DEFAULT_DELIVERY_LIMIT,
     DIRECT_REPLIES_EXCHANGE,
     EVENTS_EXCHANGE,
     REPLIES_EXCHANGE,
     QueueSpec,
+    dead_letter_queue_arguments,
+    queue_arguments,
 )
+
+__all__ = ["DEAD_LETTER_QUEUE_DELIVERY_LIMIT", "ExchangeDeclaration", "QueueDeclaration"]
 
 if TYPE_CHECKING:
     from .broker import Broker, Exchange
-
-# A dead-letter queue is browsed by taking its messages unacknowledged and closing the
-# channel (``azl dlq list``); on RabbitMQ 4.x every such return counts toward the queue's
-# delivery limit, 20 by default, past which the broker drops the letter for good (a DLQ has
-# no dead-letter exchange of its own). A limit no browsing reaches keeps them; a number, not
-# 4.x's -1 (unlimited), because RabbitMQ 3.x accepts only a non-negative limit.
-DEAD_LETTER_QUEUE_DELIVERY_LIMIT = 1_000_000_000
 
 
 class ExchangeType(StrEnum):
@@ -61,7 +70,7 @@ class QueueDeclaration:
 @dataclass(frozen=True)
 class Topology:
     namespace: str
-    delivery_limit: int = 20
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
 
     def name(self, relative: str) -> str:
         return f"{self.namespace}.{relative}"
@@ -87,6 +96,7 @@ class Topology:
         return ExchangeDeclaration(self.name(DIRECT_REPLIES_EXCHANGE), ExchangeType.TOPIC)
 
     def exchanges(self) -> dict[str, ExchangeDeclaration]:
+        """The shared exchanges, to be declared by the deployment."""
         return {
             e.name: e
             for e in (
@@ -102,36 +112,34 @@ class Topology:
         return self.exchanges()[self.name(relative)]
 
     def queue(self, spec: QueueSpec) -> QueueDeclaration:
+        """A service's view of its queue: checked (the deployment declares it)."""
         return QueueDeclaration(
             self.name(spec.name),
-            {
-                "x-dead-letter-exchange": self.name(DEAD_LETTER_EXCHANGE),
-                "x-dead-letter-routing-key": self.name(spec.name),
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
-                "x-delivery-limit": self.delivery_limit,
-            },
+            queue_arguments(self.namespace, spec, self.delivery_limit),
+            passive=True,
         )
 
     def dead_letter_queue(self, spec: QueueSpec) -> QueueDeclaration:
         return QueueDeclaration(
-            self.name(spec.dead_letter_queue),
-            {"x-delivery-limit": DEAD_LETTER_QUEUE_DELIVERY_LIMIT},
+            self.name(spec.dead_letter_queue), dead_letter_queue_arguments(), passive=True
         )
 
+    def checked(self, specs: tuple[QueueSpec, ...]) -> tuple[list[str], list[str]]:
+        """The exchanges and queues a service checks at start-up (the deployment's)."""
+        queues = [self.name(n) for s in specs for n in (s.name, s.dead_letter_queue)]
+        return list(self.exchanges()), queues
+
     async def declare(self, broker: Broker, specs: tuple[QueueSpec, ...]) -> dict[str, Exchange]:
-        """Declare exchanges, each queue (on its consumer's channel), its DLQ and bindings;
-        returns the exchanges to publish to by name."""
-        exchanges = {e.name: await broker.declare_exchange(e) for e in self.exchanges().values()}
+        """Check, passively, the shared exchanges and each queue (on its consumer's channel):
+        the deployment declared them and their bindings. Returns the exchanges to publish to
+        by name."""
+        exchanges = {
+            e.name: await broker.declare_exchange(replace(e, passive=True))
+            for e in self.exchanges().values()
+        }
         # Replies stored in the outbox before they went through {ns}.replies name the default
         # exchange; same routing key (the reply queue), and services may not write there.
         exchanges[""] = exchanges[self.name(REPLIES_EXCHANGE)]
-        dlx = exchanges[self.name(DEAD_LETTER_EXCHANGE)]
         for spec in specs:
-            queue = await broker.declare_queue(self.queue(spec))
-            source = exchanges[self.name(spec.exchange)]
-            for binding in spec.bindings:
-                await broker.bind(queue, source, binding)
-            dead_letter_queue = await broker.declare_queue(self.dead_letter_queue(spec))
-            await broker.bind(dead_letter_queue, dlx, self.name(spec.name))
+            await broker.declare_queue(self.queue(spec))
         return exchanges

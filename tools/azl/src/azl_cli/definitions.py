@@ -1,16 +1,26 @@
 """RabbitMQ definitions for a namespace: one user per service with least privilege.
 
-Generated from the topology in the contracts, never written by hand. Each service may
-declare only the exchanges and its own queues, consume only its own queues, bind only the
-routing keys its queues bind, publish only its own events (topic permissions on the events
-exchange), dead letters only of its own queues (topic permissions on the topic dead-letter
-exchange, whose DLQs are bound by exact queue name) and replies on ``{ns}.replies``. No
-service may write to the default exchange: it reaches every queue by name and topic
-permissions do not apply there, so it would let one service put forged messages into
-another's queues. The payments system may publish only ``payments.*`` events; each client
-publisher (storefront, staff tools, warehouse: ``azl_contracts.trust.CLIENT_PUBLISHERS``)
-may publish commands and use its own server-named reply queues, bound to ``{ns}.replies``;
-the administrator may do everything.
+Generated from the topology in the contracts, never written by hand. The deployment owns
+the topology: the shared exchanges, every queue, DLQ and binding are declared here
+(``exchanges``, ``queues``, ``bindings``), and no service has the configure right on
+anything, so none can create, delete or re-declare an exchange or a queue (RabbitMQ checks
+configure for every declaration and deletion; the passive declarations with which services
+check their exchanges and queues need no right). Nor can a service bind anything: it has
+read on no exchange (``queue.bind`` and ``exchange.bind`` need read on the source) and write
+on no queue. Services declaring their own queues would not do: the permission regexes do
+not tell queues from exchanges, so a user allowed to declare its queues may declare an
+exchange of the same name, bind it into ``{ns}.events`` (write on the destination, read on
+the source) and publish any routing key through it.
+
+Each service may consume only its own queues, publish only its own events (topic
+permissions on the events exchange), dead letters only of its own queues (topic permissions
+on the topic dead-letter exchange, whose DLQs are bound by exact queue name) and replies on
+``{ns}.replies``. No service may write to the default exchange: it reaches every queue by
+name and topic permissions do not apply there, so it would let one service put forged
+messages into another's queues. The payments system may publish only ``payments.*``
+events; each client publisher (storefront, staff tools, warehouse:
+``azl_contracts.trust.CLIENT_PUBLISHERS``) may publish commands and use its own
+server-named reply queues, bound to ``{ns}.replies``; the administrator may do everything.
 
 User names come from ``azl_contracts.trust.user_name`` with the deployment's prefix
 (``<namespace>-`` by default), the mapping the services read ``user_id`` with: what a
@@ -39,6 +49,9 @@ from azl_contracts.topology import (
     REPLIES_EXCHANGE,
     REPLY_RELAY_QUEUE,
     SERVICES,
+    SHARED_EXCHANGES,
+    deployment_bindings,
+    deployment_queues,
     queues_of,
 )
 from azl_contracts.trust import CLIENT_PUBLISHERS, PAYMENTS, PUBLISHERS, default_user_prefix
@@ -68,24 +81,28 @@ def _exchange(namespace: str, relative: str) -> str:
     return re.escape(f"{namespace}.{relative}")
 
 
-def service_permissions(namespace: str, service: str) -> dict[str, str]:
-    own_queues = re.escape(f"{namespace}.{service}.") + ".*"
-    bound = [
-        _exchange(namespace, e) for e in (COMMANDS_EXCHANGE, EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE)
+def _own_queues(namespace: str, service: str) -> list[str]:
+    """The exact names of the service's queues and their DLQs (escaped)."""
+    return [
+        re.escape(f"{namespace}.{name}")
+        for q in queues_of(service)
+        for name in (q.name, q.dead_letter_queue)
     ]
-    replies = _exchange(namespace, REPLIES_EXCHANGE)
-    direct_replies = _exchange(namespace, DIRECT_REPLIES_EXCHANGE)
+
+
+def service_permissions(namespace: str, service: str) -> dict[str, str]:
+    own_queues = "|".join(_own_queues(namespace, service))
     return {
-        # declares them all at start-up
-        "configure": _any_of(*bound, replies, direct_replies, own_queues),
+        # nothing: the deployment declares the topology, the service checks it passively
+        "configure": NOTHING,
         "write": _any_of(
             _exchange(namespace, EVENTS_EXCHANGE),
             _exchange(namespace, DEAD_LETTER_EXCHANGE),
-            replies,
-            direct_replies,
-            own_queues,  # queue.bind needs write on the queue
+            _exchange(namespace, REPLIES_EXCHANGE),
+            _exchange(namespace, DIRECT_REPLIES_EXCHANGE),
         ),
-        "read": _any_of(*bound, own_queues),  # queue.bind needs read on the exchange
+        # its own queues only: with read on no exchange it can bind nothing anywhere
+        "read": _any_of(own_queues),
     }
 
 
@@ -141,8 +158,9 @@ def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
                 "name": name,
                 "password_hash": password_hash(name, passwords[role]),
                 "hashing_algorithm": "rabbit_password_hashing_sha256",
-                # the operator may stamp another publisher's user_id: `azl demo`/`azl send`
-                # playing the storefront, staff tools or payments (azl_cli.messaging.connect)
+                # impersonator: `azl demo`/`azl send` playing the storefront, staff tools or
+                # payments (azl_cli.messaging.connect), and DLQ replay republishing a letter
+                # with its original user_id
                 "tags": ["administrator", "impersonator"] if role == "admin" else [],
             }
         )
@@ -154,9 +172,56 @@ def definitions(namespace: str, passwords: dict[str, str]) -> dict[str, Any]:
         "rabbitmq_version": "3.13",
         "users": users,
         "vhosts": [{"name": "/"}],
+        "exchanges": shared_exchanges(namespace),
+        "queues": queues(namespace),
+        "bindings": bindings(namespace),
         "permissions": permissions,
         "topic_permissions": topic_permissions,
     }
+
+
+def shared_exchanges(namespace: str) -> list[dict[str, Any]]:
+    """The exchanges the deployment declares before any service starts."""
+    return [
+        {
+            "name": f"{namespace}.{relative}",
+            "vhost": "/",
+            "type": kind,
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        }
+        for relative, kind in SHARED_EXCHANGES.items()
+    ]
+
+
+def queues(namespace: str) -> list[dict[str, Any]]:
+    """Every service's queues and DLQs (durable quorum queues), declared by the deployment."""
+    return [
+        {
+            "name": name,
+            "vhost": "/",
+            "durable": True,
+            "auto_delete": False,
+            "arguments": {"x-queue-type": "quorum", **arguments},
+        }
+        for name, arguments in deployment_queues(namespace)
+    ]
+
+
+def bindings(namespace: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": b.exchange,
+            "vhost": "/",
+            "destination": b.queue,
+            "destination_type": "queue",
+            "routing_key": b.routing_key,
+            "arguments": {},
+        }
+        for b in deployment_bindings(namespace)
+    ]
 
 
 def _permissions(namespace: str, role: str) -> dict[str, str]:
@@ -182,7 +247,7 @@ def _permissions(namespace: str, role: str) -> dict[str, str]:
         relay_queue = _exchange(namespace, REPLY_RELAY_QUEUE)
         direct_replies = _exchange(namespace, DIRECT_REPLIES_EXCHANGE)
         return {
-            "configure": _any_of(direct_replies, relay_queue),
+            "configure": _any_of(relay_queue),  # {ns}.direct-replies is the deployment's
             # forwarding: the default exchange (with direct reply-to keys only, by its code)
             "write": _any_of("amq\\.default", relay_queue),
             "read": _any_of(direct_replies, relay_queue),

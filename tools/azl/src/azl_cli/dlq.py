@@ -8,6 +8,14 @@ make the broker drop the letters). Replaying publishes the message unchanged (sa
 type, correlation id) to its original queue through the default exchange — only that
 queue's consumer sees it again, and its inbox makes a second replay change nothing — and
 acks the dead-lettered copy only after the broker confirmed the replayed one.
+
+The replayed message keeps its original publisher (``original_user_id``), so consumers
+believe or refuse it as they would have the first time: a letter the broker dead-lettered
+(it has ``x-death``) still carries the original ``user_id`` property; one the owning service
+dead-lettered carries the service's own, and the original in ``x-azl-original-user-id``.
+Publishing with a ``user_id`` other than the connection's needs RabbitMQ's ``impersonator``
+tag: the replay user (the definitions' ``admin``) has it; a user without it is refused and
+the letter stays in its DLQ.
 """
 
 from __future__ import annotations
@@ -19,11 +27,18 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from aio_pika.exceptions import ChannelNotFoundEntity
+from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
 
 from azl_contracts.topology import BROKER_DELIVERY_HEADERS, all_queues
 
+from .definitions import user_name
+
 REPLAYED_HEADER = "x-azl-replayed"
+ORIGINAL_USER_ID_HEADER = "x-azl-original-user-id"
+
+
+class ReplayRefused(RuntimeError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -155,9 +170,17 @@ async def replay(
                 if message_id is not None and message.message_id != message_id:
                     continue
                 letter = DeadLetter.of(name, message)
-                await session.channel.default_exchange.publish(
-                    _as_original(message), routing_key=letter.origin_queue
-                )
+                user_id = original_user_id(namespace, name, message)
+                try:
+                    await session.channel.default_exchange.publish(
+                        _as_original(message, user_id), routing_key=letter.origin_queue
+                    )
+                except AMQPError as error:
+                    raise ReplayRefused(
+                        f"the broker refused to replay {letter.message_id} as {user_id!r} "
+                        f"({error}): the replay user needs RabbitMQ's impersonator tag to "
+                        "keep the original publisher; the letter stays in its DLQ"
+                    ) from error
                 await message.ack()
                 replayed.append(letter)
     return replayed
@@ -176,7 +199,38 @@ async def purge(
         return total
 
 
-def _as_original(message: AbstractIncomingMessage) -> aio_pika.Message:
+def _owner(dlq: str, namespace: str) -> str | None:
+    for spec in all_queues():
+        if f"{namespace}.{spec.dead_letter_queue}" == dlq:
+            return spec.service
+    return None
+
+
+def original_user_id(namespace: str, dlq: str, message: AbstractIncomingMessage) -> str | None:
+    """The broker user that first published the letter, as far as it can be trusted.
+
+    - Dead-lettered by the broker (``x-death``): the message is unchanged, its ``user_id``
+      property is the original one RabbitMQ validated; any header claiming otherwise is
+      the publisher's own and ignored.
+    - Dead-lettered by the owning service (no ``x-death``; only that service may publish to
+      ``{ns}.dlx`` under the queue's name): the service recorded the validated original in
+      ``x-azl-original-user-id``. Believed only when the letter's own ``user_id`` is the
+      owning service's user (or absent, from a service that does not stamp it); a letter
+      from anyone else keeps its own ``user_id``.
+    """
+    headers = message.headers or {}
+    if "x-death" in headers:
+        return message.user_id or None
+    owner = _owner(dlq, namespace)
+    if message.user_id and (owner is None or message.user_id != user_name(namespace, owner)):
+        return message.user_id
+    claimed = headers.get(ORIGINAL_USER_ID_HEADER)
+    if isinstance(claimed, bytes):
+        claimed = claimed.decode(errors="replace")
+    return claimed if isinstance(claimed, str) and claimed else None
+
+
+def _as_original(message: AbstractIncomingMessage, user_id: str | None) -> aio_pika.Message:
     headers = {
         key: value
         for key, value in (message.headers or {}).items()
@@ -196,5 +250,6 @@ def _as_original(message: AbstractIncomingMessage) -> aio_pika.Message:
         content_type=message.content_type,
         timestamp=message.timestamp,
         app_id=message.app_id,
+        user_id=user_id,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from . import definitions, demo, dlq, messaging, payments, platform, story, tokens
+from . import definitions, demo, deployment, dlq, messaging, payments, platform, story, tokens
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
@@ -34,6 +34,15 @@ def run(
     """Run the whole platform (migrations and the four services) against the configured
     RabbitMQ and PostgreSQL (AZL_AMQP_URL, AZL_POSTGRES_URL; local defaults)."""
     raise typer.Exit(platform.run(host=host, ready_timeout=ready_timeout))
+
+
+@app.command("declare-topology")
+def declare_topology(amqp_url: str = AmqpUrl, namespace: str = Namespace) -> None:
+    """Declare a namespace's exchanges, queues and bindings (as the operator): the
+    deployment's part of the topology, which services only check (the broker definitions
+    hold the same)."""
+    for what in asyncio.run(deployment.declare_topology(amqp_url, namespace)):
+        typer.echo(f"declared {what}")
 
 
 @app.command()
@@ -160,10 +169,15 @@ def dlq_replay(
     message_id: str | None = typer.Option(None, "--message-id", "-m", help="Only this message"),
     replay_all: bool = typer.Option(False, "--all", help="Every message (of --queue, or all)"),
 ) -> None:
-    """Send dead-lettered messages back to the queue they came from, unchanged."""
+    """Send dead-lettered messages back to the queue they came from, unchanged and as
+    their original publisher (the user needs RabbitMQ's impersonator tag for that)."""
     if (message_id is None) == (not replay_all):
         raise typer.BadParameter("give --message-id or --all")
-    replayed = asyncio.run(dlq.replay(amqp_url, namespace, queue=queue, message_id=message_id))
+    try:
+        replayed = asyncio.run(dlq.replay(amqp_url, namespace, queue=queue, message_id=message_id))
+    except dlq.ReplayRefused as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
     for letter in replayed:
         typer.echo(f"replayed {letter.message_id} ({letter.message_type}) to {letter.origin_queue}")
     if message_id is not None and not replayed:

@@ -8,6 +8,7 @@ all gracefully (SIGTERM, then SIGKILL after a grace period).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+
+from .deployment import declare_topology
 
 SERVICES = {"orders": 8001, "fees": 8002, "notifications": 8003, "complaints": 8004}
 
@@ -76,8 +79,15 @@ def stop(running: list[Running], grace: float = 25.0) -> int:
     return worst
 
 
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
 def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
     env = dict(os.environ)
+    # the deployment's part, as the operator (AZL_OPERATOR_AMQP_URL, else the services'
+    # URL): services only check exchanges and queues, their users may not create them
+    operator_url = env.get("AZL_OPERATOR_AMQP_URL") or env.get("AZL_AMQP_URL", DEFAULT_AMQP_URL)
+    asyncio.run(declare_topology(operator_url, env.get("AZL_NAMESPACE", "azl")))
     running = start(env, host)
     try:
         wait_ready(running, host, ready_timeout)
