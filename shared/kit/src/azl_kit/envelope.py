@@ -44,7 +44,13 @@ def idempotency_key(value: str | None) -> UUID | None:
 
 
 def delivery_count(headers: dict[str, Any], redelivered: bool | None) -> int:
-    """Quorum queues count redeliveries in ``x-delivery-count``; otherwise use the flag."""
+    """Quorum queues count redeliveries in ``x-delivery-count``; otherwise use the flag.
+
+    Only the broker's own count is believed: RabbitMQ sets the header on a redelivery, but
+    a first delivery (``redelivered`` false) carries whatever the publisher wrote, so a
+    forged ``x-delivery-count`` cannot make it look like a crash loop."""
+    if not redelivered:
+        return 0
     count = headers.get("x-delivery-count")
     if isinstance(count, int):
         return count
