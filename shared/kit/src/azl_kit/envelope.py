@@ -33,6 +33,11 @@ class Envelope:
         return FlowContext(correlation_id=correlation, causation_id=self.message_id)
 
 
+def text(value: str | None) -> str | None:
+    """A property as it may be stored: PostgreSQL text refuses NUL, so it is replaced."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def idempotency_key(value: str | None) -> UUID | None:
     """The idempotency key, when the ``message_id`` property is a UUID."""
     if not value:
