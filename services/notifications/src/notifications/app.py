@@ -26,6 +26,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             emails=tuple(str(e) for e in settings.staff_emails), language=settings.staff_language
         ),
         renderer=Renderer(),
+        allow_private_webhook_targets=settings.webhook_allow_private_targets,
     )
     return build_app(
         ServiceDefinition(
