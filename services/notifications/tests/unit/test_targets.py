@@ -67,7 +67,7 @@ def _context(allow: bool) -> Context:
 async def test_subscribing_a_private_url_is_a_validation_error_outside_development() -> None:
     command = n.SubscribeWebhook(
         actor=Actor(id="erp", role=ActorRole.SYSTEM),
-        url="http://127.0.0.1:8080/hook",  # type: ignore[arg-type]
+        url="http://127.0.0.1:8080/hook",
         secret="s" * 32,
         event_types=["orders.order.#"],
     )
