@@ -63,13 +63,6 @@ def _key(rng: random.Random) -> str:
     return rng.choice(["actor", "order_id", "items", "id", "role", "k\x00", "", "ồ", "x" * 300])
 
 
-def _nested(depth: int, leaf: Any) -> Any:
-    value = leaf
-    for i in range(depth):
-        value = {"n": value} if i % 2 else [value]
-    return value
-
-
 def _put_nul(rng: random.Random, value: Any) -> Any:
     """A NUL put into one string (or one key) somewhere in ``value``."""
     if isinstance(value, dict) and value:
@@ -97,7 +90,9 @@ def _body(rng: random.Random, kind: str) -> bytes:
         size = rng.choice([50_000, 300_000, 1_100_000])  # the last is over the 1 MiB limit
         return json.dumps({**base, rng.choice(["note", "actor", "items"]): "x" * size}).encode()
     if kind == "deep":
-        return json.dumps({**base, "items": _nested(rng.choice([50, 300, 3000]), 1)}).encode()
+        depth = rng.choice([50, 300, 3000])  # pydantic's parser stops at 200 levels
+        nested = "[" * depth + "1" + "]" * depth
+        return json.dumps({**base, "items": None}).encode().replace(b"null", nested.encode(), 1)
     if kind == "wrong-types":
         return json.dumps({k: _junk(rng) for k in base} | {_key(rng): _junk(rng)}).encode()
     if kind == "not-json":
@@ -171,9 +166,7 @@ async def test_every_fuzzed_command_gets_exactly_one_outcome(bus: Bus) -> None:
         for service in SERVICES
     }
     for marker in markers.values():
-        await bus.wait_for(
-            "", lambda e, m=marker: e.json.get("command_id") == m, timeout=30
-        )
+        await bus.wait_for("", lambda e, m=marker: e.json.get("command_id") == m, timeout=30)
     letters: list[Received] = []
     for service, marker in markers.items():
         taken: list[Received] = []
