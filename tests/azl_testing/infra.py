@@ -122,6 +122,8 @@ class Infra:
             "AZL_AMQP_URL": self.url_as(service),
             "AZL_POSTGRES_URL": self.postgres_server_url,
             "AZL_DATABASE_PREFIX": self.database_prefix,
+            # the suite's webhook receiver runs on 127.0.0.1
+            "AZL_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         }
 
     def name(self, relative: str) -> str:

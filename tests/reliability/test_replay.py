@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
+import aio_pika
 from azl_testing import builders
 from azl_testing.bus import Bus
 
@@ -121,7 +122,7 @@ async def test_crash_loop_dead_letters_replayed_are_processed_once(
     """A dead letter carries no delivery count back: one the pipeline dead-lettered for
     being redelivered too often, and one the broker dead-lettered at its delivery limit
     (with x-death and its x-delivery-count), are each processed once when replayed."""
-    platform.start("orders")
+    orders = platform.start("orders")
     customer = builders.customer()
     placements = [
         builders.place_order(customer, items=[builders.item("100.00")], rate="1000")
@@ -134,14 +135,18 @@ async def test_crash_loop_dead_letters_replayed_are_processed_once(
     )
     origin = bus.infra.name("orders.payment-events")
 
-    # as the broker hands it over after ten failed deliveries (AZL_REDELIVERY_LIMIT)
+    # handed back to the queue ten times (AZL_REDELIVERY_LIMIT) while orders is stopped, so
+    # the broker itself counts it: a count the publisher writes is not believed
+    orders.stop()
     pipeline_id = await bus.publish_raw(
         by_pipeline.model_dump_json().encode(),
         routing_key=by_pipeline.routing_key(),
         exchange="events",
         message_type=by_pipeline.message_type(),
-        headers={"x-delivery-count": 10},
+        headers={"x-delivery-count": 0},
     )
+    await _hand_back(bus, origin, pipeline_id, times=10)
+    platform.restart(orders)
     # as the broker dead-letters it itself at the queue's x-delivery-limit
     broker_id = await bus.publish_raw(
         by_broker.model_dump_json().encode(),
@@ -228,3 +233,26 @@ async def test_purge_asks_before_deleting_dead_letters(platform: FaultPlatform, 
     confirmed = await asyncio.to_thread(azl, bus, "dlq", "purge", answer="y\n")
     assert "3 message(s) purged" in confirmed
     assert "no dead-lettered messages" in await asyncio.to_thread(azl, bus, "dlq", "list")
+
+
+async def _hand_back(bus: Bus, queue_name: str, message_id: str, *, times: int) -> None:
+    """Take the message and reject it back to its queue ``times`` times, as a consumer
+    crashing on it would (``basic.reject`` counts toward the quorum queue's delivery count)."""
+    connection = await aio_pika.connect(bus.infra.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.get_queue(queue_name)
+        returned = 0
+        for _ in range(400):
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+                continue
+            assert message.message_id == message_id
+            await message.reject(requeue=True)
+            returned += 1
+            if returned == times:
+                return
+        raise AssertionError(f"{message_id} handed back {returned} of {times} times")
+    finally:
+        await connection.close()

@@ -93,6 +93,9 @@ class UnreachableDatabase:
     def begin(self) -> Any:
         raise ConnectionRefusedError("database down")
 
+    def execution_options(self, **options: Any) -> Any:
+        return self
+
 
 @dataclass
 class QueryHandler:

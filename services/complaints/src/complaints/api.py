@@ -15,7 +15,7 @@ from azl_contracts import Actor, ReasonCode
 from azl_contracts.common import OrderStatus
 from azl_contracts.complaints import ComplaintStatus, ComplaintType, Resolution
 from azl_kit.auth import CurrentPrincipal, Principal
-from azl_kit.http import DbConnection
+from azl_kit.http import DbConnection, Page
 
 from .domain import Complaint, OrderFacts, ThreadKind
 from .storage import (
@@ -200,7 +200,7 @@ async def list_complaints(
     order_id: UUID | None = None,
     status: ComplaintStatus | None = None,
     complaint_type: Annotated[ComplaintType | None, Query(alias="type")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ComplaintPage:
     """Newest update first; ``counts`` are per status under the same filters. A customer

@@ -24,7 +24,7 @@ from azl_contracts import Actor, ActorRole
 from azl_contracts.common import Language
 from azl_contracts.notifications import Channel, NoteVisibility
 from azl_kit.auth import CurrentPrincipal, Principal
-from azl_kit.http import DbConnection
+from azl_kit.http import DbConnection, Page
 
 from .domain import (
     CustomerPreferences,
@@ -90,7 +90,7 @@ async def inbox(
     conn: DbConnection,
     unread_only: bool = False,
     order_id: UUID | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> InboxPage:
     """The caller's notifications, newest first, with the unread count."""
@@ -341,7 +341,7 @@ async def deliveries(
     subscription_id: UUID | None = None,
     status: DeliveryStatus | None = None,
     channel: Channel | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> DeliveryPage:
     """Email and webhook deliveries, oldest first, each with its log of attempts: every one

@@ -28,6 +28,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         ),
         renderer=Renderer(),
         waits=Waits(settings.order_wait_seconds),
+        allow_private_webhook_targets=settings.webhook_allow_private_targets,
     )
     return build_app(
         ServiceDefinition(

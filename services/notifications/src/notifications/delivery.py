@@ -45,7 +45,7 @@ from azl_kit.outbox import Stored
 from azl_kit.service import ServiceRuntime
 from azl_kit.uow import Clock, utc_now
 
-from . import signing
+from . import signing, targets
 from .domain import (
     AttemptOutcome,
     DeliveryPolicy,
@@ -153,13 +153,21 @@ class SmtpSender:
 
 
 class WebhookSender:
-    def __init__(self, client: httpx.AsyncClient, timeout: float) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, timeout: float, *, allow_private_targets: bool = False
+    ) -> None:
         self._client = client
         self._timeout = timeout
+        self._allow_private_targets = allow_private_targets
 
     async def send(self, delivery: Claimed) -> SendResult:
         if delivery.secret is None:
             return SendResult.permanent("the subscription has no secret")
+        if not self._allow_private_targets:
+            # checked again at each delivery: DNS may have changed since the subscription
+            refused = await targets.refusal(delivery.target)
+            if refused is not None:
+                return SendResult.permanent(refused)
         body = delivery.payload["body"].encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -407,7 +415,11 @@ async def delivery_loop(
             settings,
             {
                 Channel.EMAIL: SmtpSender(settings),
-                Channel.WEBHOOK: WebhookSender(client, settings.webhook_timeout),
+                Channel.WEBHOOK: WebhookSender(
+                    client,
+                    settings.webhook_timeout,
+                    allow_private_targets=settings.webhook_allow_private_targets,
+                ),
             },
         )
         failures = 0

@@ -16,7 +16,7 @@ from azl_contracts import notifications as contract
 from azl_kit.handlers import Handlers
 from azl_kit.waiting import Waits
 
-from . import domain
+from . import domain, targets
 from .rules import events_with_rules
 from .storage import NotificationsUnitOfWork
 from .templates import Renderer
@@ -29,6 +29,7 @@ class Context:
     staff: domain.StaffDirectory
     renderer: Renderer
     waits: Waits = field(default_factory=Waits)
+    allow_private_webhook_targets: bool = False
 
 
 async def apply_rules(
@@ -157,9 +158,11 @@ async def mark_read(
 
 
 async def subscribe_webhook(
-    command: contract.SubscribeWebhook, uow: NotificationsUnitOfWork
+    command: contract.SubscribeWebhook, uow: NotificationsUnitOfWork, context: Context
 ) -> contract.SubscribeWebhookResult:
     subscription = domain.subscription_from(command)
+    if not context.allow_private_webhook_targets:
+        await targets.check_subscribable(subscription.url)
     if await uow.subscription_exists(subscription.subscription_id):
         raise domain.SubscriptionExists(
             f"subscription {subscription.subscription_id} already exists",
@@ -198,7 +201,7 @@ def build_handlers(context: Context) -> Handlers[NotificationsUnitOfWork]:
     handlers.add(contract.AddNote, partial(add_note, context=context))
     handlers.add(contract.SetPreferences, set_preferences)
     handlers.add(contract.MarkRead, mark_read)
-    handlers.add(contract.SubscribeWebhook, subscribe_webhook)
+    handlers.add(contract.SubscribeWebhook, partial(subscribe_webhook, context=context))
     handlers.add(contract.UnsubscribeWebhook, unsubscribe_webhook)
     for event in events_with_rules():
         if event.owner() != "notifications":  # its own events are applied where they happen

@@ -27,6 +27,11 @@ class NotificationsSettings(ServiceSettings):
 
     # --- webhooks -----------------------------------------------------------------------
     webhook_timeout: float = Field(default=10.0, gt=0, description="Seconds one call may take.")
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Development only: let webhooks call loopback, private and link-local "
+        "addresses (refused otherwise, when subscribing and before each delivery).",
+    )
 
     # --- deliveries (email and webhook) --------------------------------------------------
     delivery_max_attempts: int = Field(default=10, ge=1, le=100)

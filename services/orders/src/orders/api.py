@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from azl_contracts.common import OrderStatus, Website
 from azl_kit.auth import CurrentPrincipal, Principal
-from azl_kit.http import DbConnection
+from azl_kit.http import DateTime, DbConnection, Page
 
 from . import export
 from .storage import complaints_table, from_row, ledgers_table, orders_table
@@ -61,10 +61,10 @@ def list_filters(
         Query(max_length=64, description="Staff: one customer's orders (customers: their own)."),
     ] = None,
     updated_from: Annotated[
-        AwareDatetime | None, Query(description="Updated at or after (with a time zone).")
+        DateTime | None, Query(description="Updated at or after (with a time zone).")
     ] = None,
     updated_to: Annotated[
-        AwareDatetime | None, Query(description="Updated at or before (with a time zone).")
+        DateTime | None, Query(description="Updated at or before (with a time zone).")
     ] = None,
 ) -> ListFilters:
     return ListFilters(
@@ -160,7 +160,7 @@ async def list_orders(
     principal: CurrentPrincipal,
     conn: DbConnection,
     filters: Filters,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OrderPage:
     """Orders, newest update first. ``counts`` holds the status tabs (All, Deposited,

@@ -9,7 +9,7 @@ stored outcome again). What was committed is published right after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -94,8 +94,18 @@ class Applier:
         await self._relay.publish_committed(stored)
         return "accepted" if is_command else "applied"
 
-    async def reject(self, envelope: Envelope, rejection: Rejection) -> Outcome:
-        """Record a command's one outcome, its rejection, and publish it."""
+    async def reject(
+        self,
+        envelope: Envelope,
+        rejection: Rejection,
+        *,
+        before_commit: Callable[[], Awaitable[None]] | None = None,
+    ) -> Outcome:
+        """Record a command's one outcome, its rejection, and publish it.
+
+        ``before_commit`` runs once the inbox row is claimed and before the commit (a
+        poison command's dead letter): a concurrent copy of the message waits on that row
+        and then finds it taken, so it is a duplicate and sends nothing of its own."""
         assert envelope.message_id is not None
         flow = envelope.flow()
         command_type = envelope.message_type or ""
@@ -120,6 +130,8 @@ class Applier:
             async with transaction(self._engine) as conn:
                 messages = [event, *self._reply_to(envelope, outcome, flow)]
                 stored = await self._record_once(conn, envelope, outcome, messages)
+                if before_commit is not None:
+                    await before_commit()
         except _SeenBefore:
             return await self._duplicate(envelope)
         await self._relay.publish_committed(stored)

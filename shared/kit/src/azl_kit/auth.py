@@ -44,7 +44,7 @@ def decode_token(token: str, secret: str) -> Principal:
     except jwt.PyJWTError as error:
         raise _unauthorized(f"invalid token: {error}") from None
     sub, role = claims.get("sub"), claims.get("role")
-    if not isinstance(sub, str) or not sub or len(sub) > 64:
+    if not isinstance(sub, str) or not sub or len(sub) > 64 or "\x00" in sub:
         raise _unauthorized("invalid token: bad sub")
     try:
         return Principal(id=sub, role=ActorRole(str(role)))

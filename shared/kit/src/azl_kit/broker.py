@@ -39,7 +39,7 @@ from faststream.rabbit import (
 from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
-from .envelope import Envelope, delivery_count, idempotency_key
+from .envelope import Envelope, delivery_count, idempotency_key, text
 from .topology import ExchangeDeclaration, QueueDeclaration
 
 # A delivery as a consumer receives it, and the broker objects the kit holds on to.
@@ -178,11 +178,11 @@ def envelope(delivery: Delivery, queue: str) -> Envelope:
         body=raw.body,
         raw_message_id=raw.message_id,
         message_id=idempotency_key(raw.message_id),
-        correlation_id=raw.correlation_id,
-        message_type=raw.type,
-        reply_to=raw.reply_to or None,
+        correlation_id=text(raw.correlation_id),
+        message_type=text(raw.type),
+        reply_to=text(raw.reply_to) or None,
         content_type=raw.content_type,
-        app_id=raw.app_id,
+        app_id=text(raw.app_id),
         user_id=raw.user_id,
         exchange=raw.exchange or "",
         routing_key=raw.routing_key or "",

@@ -7,6 +7,7 @@ schema in one pass (pydantic-core parses and validates together).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,15 +76,57 @@ class Decoder:
                 f"{self.service} does not handle messages of type {envelope.message_type}",
             )
         try:
-            return Decoded(route, route.message.model_validate_json(envelope.body))
+            message = route.message.model_validate_json(envelope.body)
         except ValidationError as error:
             return _invalid(envelope.message_type, error)
+        # PostgreSQL text and jsonb refuse NUL, so a message carrying one could be neither
+        # applied nor even rejected; the escape is looked for first, a cheap byte search.
+        if _NUL_ESCAPE in envelope.body:
+            where = _nul_in(json.loads(envelope.body), "")
+            if where is not None:
+                return Poison(
+                    DeadLetterCode.SCHEMA_INVALID,
+                    f"body does not match {envelope.message_type}: "
+                    f"text must not contain NUL characters (at {where or 'the root'})",
+                    {"errors": [{"loc": where, "type": "nul_character", "msg": _NUL_MSG}]},
+                )
+        return Decoded(route, message)
+
+
+_NUL_ESCAPE = b"\\u0000"
+_NUL_MSG = "text must not contain NUL characters"
+
+
+def _nul_in(value: Any, path: str) -> str | None:
+    """Where a NUL is, in a key or a string of parsed JSON (nesting is bounded: the body
+    passed pydantic's parser first)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{printable(key)}" if path else printable(key)
+            if "\x00" in key:
+                return here
+            found = _nul_in(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
+def printable(value: str) -> str:
+    """Text echoed from a message into an outcome, with NUL made visible (and storable)."""
+    return value.replace("\x00", "\\u0000")
 
 
 def _invalid(message_type: str, error: ValidationError) -> Poison:
     errors = error.errors(include_url=False)
     if any(e["type"] == "json_invalid" for e in errors):
-        return Poison(DeadLetterCode.NOT_JSON, f"body is not JSON: {errors[0]['msg']}")
+        return Poison(DeadLetterCode.NOT_JSON, f"body is not JSON: {printable(errors[0]['msg'])}")
     return Poison(
         DeadLetterCode.SCHEMA_INVALID,
         f"body does not match {message_type}: {error.error_count()} error(s)",
@@ -93,6 +136,10 @@ def _invalid(message_type: str, error: ValidationError) -> Poison:
 
 def _validation_errors(error: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"loc": ".".join(str(part) for part in e["loc"]), "type": e["type"], "msg": e["msg"]}
+        {
+            "loc": printable(".".join(str(part) for part in e["loc"])),
+            "type": e["type"],
+            "msg": printable(e["msg"]),
+        }
         for e in error.errors(include_url=False, include_input=False)
     ][:20]

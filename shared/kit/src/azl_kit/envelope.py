@@ -35,6 +35,11 @@ class Envelope:
         return FlowContext(correlation_id=correlation, causation_id=self.message_id)
 
 
+def text(value: str | None) -> str | None:
+    """A property as it may be stored: PostgreSQL text refuses NUL, so it is replaced."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def idempotency_key(value: str | None) -> UUID | None:
     """The idempotency key, when the ``message_id`` property is a UUID."""
     if not value:
@@ -46,7 +51,13 @@ def idempotency_key(value: str | None) -> UUID | None:
 
 
 def delivery_count(headers: dict[str, Any], redelivered: bool | None) -> int:
-    """Quorum queues count redeliveries in ``x-delivery-count``; otherwise use the flag."""
+    """Quorum queues count redeliveries in ``x-delivery-count``; otherwise use the flag.
+
+    Only the broker's own count is believed: RabbitMQ sets the header on a redelivery, but
+    a first delivery (``redelivered`` false) carries whatever the publisher wrote, so a
+    forged ``x-delivery-count`` cannot make it look like a crash loop."""
+    if not redelivered:
+        return 0
     count = headers.get("x-delivery-count")
     if isinstance(count, int):
         return count

@@ -172,18 +172,23 @@ class MessagePipeline:
         owes_outcome = self._is_command_queue and envelope.message_id is not None
         is_query = self._is_query_type(envelope.message_type)
         if owes_outcome and not is_query:
-            seen = await self._retrying(lambda: self._applier.seen(envelope))
-            if isinstance(seen, Exhausted):
-                await self._dead_lettering.poison_unrejected(envelope, poison, seen)
+            # The rejection claims the inbox row first and the dead letter goes out before
+            # the commit: a copy of the message processed at the same time (same id, any
+            # body) waits on that row and is then the duplicate it is, with no letter.
+            rejected = await self._retrying(
+                lambda: self._applier.reject(
+                    envelope,
+                    poison.rejection,
+                    before_commit=lambda: self._dead_lettering.poison(envelope, poison),
+                )
+            )
+            if isinstance(rejected, Exhausted):
+                await self._dead_lettering.poison_unrejected(envelope, poison, rejected)
                 return "dead_lettered"
-            if seen:
-                return "duplicate"
+            return "duplicate" if rejected == "duplicate" else "dead_lettered"
         await self._dead_lettering.poison(envelope, poison)
         if is_query:
             await self._queries.reply(envelope, queries.failed(envelope, poison.rejection))
-        elif owes_outcome:
-            # the dead letter is out already; a second one would be a duplicate
-            await self._reject(envelope, poison.rejection, on_exhausted=_log_unrecorded)
         return "dead_lettered"
 
     async def _reject(
@@ -233,11 +238,3 @@ def _retryable(policy: RetryPolicy) -> Classify:
         return None if isinstance(error, DomainError) else policy.classify(error)
 
     return classify
-
-
-async def _log_unrecorded(envelope: Envelope, exhausted: Exhausted) -> None:
-    log.error(
-        "poison command dead-lettered but its rejection could not be recorded",
-        error=repr(exhausted.error)[:500],
-        attempts=exhausted.attempts,
-    )

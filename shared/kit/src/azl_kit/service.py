@@ -35,6 +35,7 @@ from .db import create_engine, ensure_database, migrate, transaction
 from .dead_letters import DeadLetters
 from .flow import FlowContext
 from .handlers import Handlers
+from .http import ERROR_RESPONSES, RefuseNul
 from .logging import configure_logging, get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay
@@ -307,9 +308,10 @@ def build_app(definition: ServiceDefinition[S, U]) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.add_middleware(RefuseNul)
     app.include_router(operations_router())
     for router in definition.routers:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     return app
 
 
