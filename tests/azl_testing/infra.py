@@ -185,6 +185,15 @@ def broker_users(infra: Infra) -> dict[str, str]:
     return passwords
 
 
+def broker_passwords(infra: Infra) -> dict[str, str]:
+    """The namespace's user passwords as a deployment gives them to ``azl run`` and compose
+    (``AZL_<ROLE>_AMQP_PASSWORD``)."""
+    return {
+        f"AZL_{role.upper().replace('-', '_')}_AMQP_PASSWORD": password
+        for role, password in broker_users(infra).items()
+    }
+
+
 def _wait_for_users(infra: Infra, users: list[str]) -> None:
     deadline = time.monotonic() + 30
     while True:

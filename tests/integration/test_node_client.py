@@ -57,7 +57,11 @@ async def test_a_node_client_places_an_order_and_reads_its_outcome(
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "AZL_AMQP_URL": infra.amqp_url, "AZL_NAMESPACE": infra.namespace},
+        env={
+            **os.environ,
+            "AZL_AMQP_URL": infra.url_as("storefront"),
+            "AZL_NAMESPACE": infra.namespace,
+        },
     )
     assert ran.returncode == 0, ran.stderr
     outcome = json.loads(ran.stdout)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from azl_testing.infra import Infra
+from azl_testing.infra import Infra, broker_passwords
 from azl_testing.processes import JWT_SECRET, free_port
 
 SERVICES = ("orders", "fees", "notifications", "complaints")
@@ -97,6 +97,10 @@ def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -
     env = {
         **os.environ,
         **fresh_infra.service_env("orders"),
+        # as on a developer's machine: the operator's URL, and the namespace's users (made
+        # by the harness here, so their passwords are given as compose gives them)
+        "AZL_AMQP_URL": fresh_infra.amqp_url,
+        **broker_passwords(fresh_infra),
         "AZL_JWT_SECRET": JWT_SECRET,
         **{f"AZL_{name.upper()}_HTTP_PORT": str(port) for name, port in ports.items()},
         **{f"AZL_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra
+from azl_testing.infra import Infra, broker_passwords
 from azl_testing.processes import JWT_SECRET
 
 from .conftest import Platform
@@ -37,6 +37,7 @@ def environment(infra: Infra, platform: Platform) -> dict[str, str]:
     return {
         **os.environ,
         "AZL_AMQP_URL": infra.amqp_url,
+        **broker_passwords(infra),
         "AZL_NAMESPACE": infra.namespace,
         "AZL_JWT_SECRET": JWT_SECRET,
         "UV_PROJECT": str(ROOT),

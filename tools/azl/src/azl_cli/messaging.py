@@ -16,6 +16,8 @@ from azl_contracts import Event, Message, MessageKind, registry, trust
 from azl_contracts.base import UnknownMessageType
 from azl_contracts.topology import EVENTS_EXCHANGE, SERVICES
 
+from . import development
+
 
 class InvalidMessage(ValueError):
     pass
@@ -74,7 +76,10 @@ async def connect(amqp_url: str, namespace: str, app_id: str) -> Client:
     the deployment's publishers (``azl-storefront``, ``azl-payments``…), as that publisher;
     otherwise as an operator whose user RabbitMQ tags ``impersonator`` (``azl-admin`` in
     the broker definitions), as the publisher that sends each message
-    (``trust.publisher_for``: staff commands as the staff tools, a deposit as payments)."""
+    (``trust.publisher_for``: staff commands as the staff tools, a deposit as payments).
+    RabbitMQ's default ``guest`` may not do that: in development it stands for the
+    namespace's operator (``development.operator_url``)."""
+    amqp_url = development.operator_url(namespace, amqp_url)
     prefix = trust.default_user_prefix(namespace)
     if trust.publisher_of(prefix, URL(amqp_url).user) is not None:
         return await Client.connect(amqp_url, namespace=namespace, app_id=app_id)

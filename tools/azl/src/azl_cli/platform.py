@@ -17,8 +17,10 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
+from . import development
 from .deployment import declare_topology
 
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 SERVICES = {"orders": 8001, "fees": 8002, "notifications": 8003, "complaints": 8004}
 
 
@@ -38,13 +40,20 @@ def _ready(port: int, host: str) -> bool:
 
 
 def start(env: dict[str, str], host: str = "127.0.0.1") -> list[Running]:
+    """Each service, and the relay, connects as its own broker user (never the operator)."""
+    amqp_url = env.get("AZL_AMQP_URL", DEFAULT_AMQP_URL)
+    namespace = env.get("AZL_NAMESPACE", "azl")
+
+    def as_user(role: str) -> dict[str, str]:
+        return {**env, "AZL_AMQP_URL": development.url_as(amqp_url, namespace, role, env)}
+
     running = []
     for name, default_port in SERVICES.items():
         port = int(env.get(f"AZL_{name.upper()}_HTTP_PORT", default_port))
-        service_env = {**env, "AZL_HTTP_PORT": str(port), "AZL_HTTP_HOST": host}
+        service_env = {**as_user(name), "AZL_HTTP_PORT": str(port), "AZL_HTTP_HOST": host}
         process = subprocess.Popen([sys.executable, "-m", name], env=service_env)
         running.append(Running(name, port, process))
-    relay = subprocess.Popen([sys.executable, "-m", "azl_kit.reply_relay"], env=env)
+    relay = subprocess.Popen([sys.executable, "-m", "azl_kit.reply_relay"], env=as_user("relay"))
     running.append(Running("reply-relay", 0, relay))  # no HTTP: ready when it runs
     return running
 
@@ -79,15 +88,20 @@ def stop(running: list[Running], grace: float = 25.0) -> int:
     return worst
 
 
-DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-
-
 def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
     env = dict(os.environ)
     # the deployment's part, as the operator (AZL_OPERATOR_AMQP_URL, else the services'
     # URL): services only check exchanges and queues, their users may not create them
     operator_url = env.get("AZL_OPERATOR_AMQP_URL") or env.get("AZL_AMQP_URL", DEFAULT_AMQP_URL)
-    asyncio.run(declare_topology(operator_url, env.get("AZL_NAMESPACE", "azl")))
+    namespace = env.get("AZL_NAMESPACE", "azl")
+    asyncio.run(declare_topology(operator_url, namespace))
+    try:
+        created = development.ensure_users(namespace, env)
+    except development.UsersUnavailable as missing:
+        print(f"not started: {missing}", file=sys.stderr, flush=True)
+        return 2
+    if created:
+        print(f"created broker users: {', '.join(created)}", flush=True)
     running = start(env, host)
     try:
         wait_ready(running, host, ready_timeout)
