@@ -38,6 +38,7 @@ def environment(infra: Infra, platform: Platform) -> dict[str, str]:
         **os.environ,
         "AZL_AMQP_URL": infra.amqp_url,
         **broker_passwords(infra),
+        "AZL_STOREFRONT_AMQP_URL": infra.url_as("storefront"),
         "AZL_NAMESPACE": infra.namespace,
         "AZL_JWT_SECRET": JWT_SECRET,
         "UV_PROJECT": str(ROOT),
