@@ -76,7 +76,9 @@ def is_outage(error: BaseException) -> bool:
             return True
         if broker.unreachable(current) or "too many clients" in str(current):
             return True
-        current = current.__cause__ or current.__context__
+        orig = getattr(current, "orig", None)  # SQLAlchemy's wrapper of a driver error
+        following = orig if isinstance(orig, BaseException) and orig is not current else None
+        current = following or current.__cause__ or current.__context__
     return False
 
 
@@ -164,9 +166,10 @@ class PauseSwitch:
 
     async def sleep(self, seconds: float) -> None:
         """A pause, cut short by ``Stopping`` when the service stops."""
-        deadline = self._clock() + seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
         while self.state is not State.STOPPED:
-            left = deadline - self._clock()
+            left = deadline - loop.time()
             if left <= 0:
                 return
             with contextlib.suppress(TimeoutError):
