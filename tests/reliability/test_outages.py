@@ -222,8 +222,9 @@ async def test_database_unreachable_for_a_few_seconds(platform: FaultPlatform, b
 async def test_outage_longer_than_the_retry_policy_dead_letters_then_replays(
     platform: FaultPlatform, bus: Bus
 ) -> None:
-    """With the pause switch turned off, past the retry policy a message goes to the DLQ (not
-    lost, not looping); once the database is back, the operator CLI replays it and it is processed once."""
+    """With the pause switch turned off, past the retry policy a message goes to the DLQ
+    (not lost, not looping); once the database is back, the operator CLI replays it and it
+    is processed once."""
     from azl_cli import dlq as cli
 
     short_policy = {

@@ -41,6 +41,7 @@ def _too_many() -> Exception:
         asyncpg.InterfaceError("cannot call Transaction.__aexit__(): the connection is closed"),
         sa_exc.OperationalError("SELECT 1", {}, ConnectionRefusedError(111, "refused")),
         sa_exc.TimeoutError("QueuePool limit of size 3 overflow 0 reached"),
+        TimeoutError(),  # asyncpg's connect to a server that drops packets
     ],
 )
 def test_outages_are_told_by_their_kind(error: Exception) -> None:

@@ -66,7 +66,9 @@ def is_outage(error: BaseException) -> bool:
         seen += 1
         if isinstance(current, asyncpg.TooManyConnectionsError | asyncpg.CannotConnectNowError):
             return True
-        if connection_lost(current) or isinstance(current, ConnectionError):
+        if connection_lost(current) or isinstance(current, ConnectionError | TimeoutError):
+            # TimeoutError: a connect to a server that drops packets (asyncpg's connect
+            # timeout); a statement timeout is a QueryCanceledError, not this
             return True
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
             return True
