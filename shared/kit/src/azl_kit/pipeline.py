@@ -50,7 +50,7 @@ from .publisher import Publisher
 from .queries import Queries
 from .retry import FailureKind, RetryPolicy
 from .retrying import Classify, Exhausted, Retrier
-from .settlement import DeadLettering, ack, return_to_queue
+from .settlement import DeadLettering, ack, processing_failed, return_to_queue
 
 __all__ = ["MessagePipeline", "UnitOfWorkFactory"]
 
@@ -143,6 +143,9 @@ class MessagePipeline:
             await self._dead_lettering.send(envelope, DeadLetterCode.NOT_APPLICABLE, applied.reason)
             return "dead_lettered"
         if isinstance(applied, Exhausted):
+            if decoded.route.kind is MessageKind.COMMAND and envelope.message_id is not None:
+                # the caller hears first, as for a query
+                await self._queries.reply(envelope, processing_failed(envelope, applied))
             await self._dead_lettering.exhausted(envelope, applied)
             return "dead_lettered"
         return applied
