@@ -11,6 +11,7 @@ import os
 import time
 from uuid import uuid4
 
+import asyncpg
 import httpx
 from azl_testing import builders
 from azl_testing.bus import Bus
@@ -149,3 +150,63 @@ async def test_sigterm_during_a_database_outage_stops_every_instance_in_time(
         assert said_stopped[name], (name, services[name].log_tail())
     assert tally.lost == tally.duplicated == 0
     assert tally.dlq == 0, why(letters)
+
+
+TOO_MANY_SECONDS = float(os.environ.get("AZL_TEST_TOO_MANY_CLIENTS_SECONDS", "30"))
+
+
+async def test_postgresql_refusing_connections_pauses_the_consumers_and_loses_nothing(
+    platform: FaultPlatform, bus: Bus
+) -> None:
+    """``too many connections`` for a while (``AZL_TEST_TOO_MANY_CLIENTS_SECONDS``, default
+    30; the issue's acceptance run is 120): the orders service connects as a role of this
+    run's own whose connection limit drops to 0 while its sessions are ended, exactly what
+    a server out of connections answers (SQLSTATE 53300). Superusers are never limited, so
+    the role is not one; it and its database are this test's and dropped at the end."""
+    print(f"too many clients: {TOO_MANY_SECONDS:.0f} s")
+    infra = bus.infra
+    role, database = f"{infra.namespace}_limited", f"{infra.database_prefix}orders"
+    admin = await asyncpg.connect(infra.admin_database_url)
+    try:
+        await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+        await admin.execute(f'CREATE DATABASE "{database}" OWNER "{role}"')
+        server = infra.admin_database_url.split("://", 1)[1].rsplit("/", 1)[0].split("@", 1)[1]
+        url = f"postgresql+asyncpg://{role}@{server}/{database}"
+        orders = platform.start("orders", env={"AZL_DATABASE_URL": url})
+        sent: list[str] = []
+        stop = asyncio.Event()
+        streaming = asyncio.create_task(_stream(bus, sent, stop))
+        await bus.wait_for("orders.order.placed", count=20, timeout=30)
+
+        await admin.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT 0')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
+        )
+        refused_at = time.monotonic()
+        paused = await _wait_paused(orders)
+        await asyncio.sleep(max(0.0, TOO_MANY_SECONDS - (time.monotonic() - refused_at)))
+        still_paused = await asyncio.to_thread(_paused_reason, orders)
+        await admin.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT -1')
+        resumed = await wait_until(lambda: _paused_reason(orders) is None, 60)
+        await asyncio.sleep(3)
+        stop.set()
+        await streaming
+        await wait_until(lambda: tally_commands(bus, sent, "orders.order.placed").lost == 0, 180)
+        letters = await dead_letters(bus)
+        tally = tally_commands(bus, sent, "orders.order.placed", dlq=len(letters))
+        report(f"too-many-clients-{TOO_MANY_SECONDS:.0f}s", tally, f"paused={paused!r}")
+        assert paused is not None, orders.log_tail()
+        assert "too many connections" in paused
+        assert still_paused is not None
+        assert resumed
+        assert tally.lost == tally.duplicated == 0
+        assert tally.dlq == 0, why(letters)
+        await asyncio.to_thread(orders.stop)
+    finally:
+        await admin.execute(f'ALTER ROLE "{role}" CONNECTION LIMIT -1')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        await admin.close()
