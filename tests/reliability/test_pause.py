@@ -13,6 +13,7 @@ from uuid import uuid4
 
 import asyncpg
 import httpx
+import pytest
 from azl_testing import builders
 from azl_testing.bus import Bus
 from azl_testing.processes import ServiceProcess
@@ -53,6 +54,7 @@ async def _stream(bus: Bus, sent: list[str], stop: asyncio.Event) -> None:
         await asyncio.sleep(1 / RATE)
 
 
+@pytest.mark.timeout(OUTAGE_SECONDS + 240)
 async def test_a_long_database_outage_pauses_the_consumers_and_loses_nothing(
     platform: FaultPlatform, bus: Bus
 ) -> None:
@@ -155,6 +157,7 @@ async def test_sigterm_during_a_database_outage_stops_every_instance_in_time(
 TOO_MANY_SECONDS = float(os.environ.get("AZL_TEST_TOO_MANY_CLIENTS_SECONDS", "30"))
 
 
+@pytest.mark.timeout(TOO_MANY_SECONDS + 240)
 async def test_postgresql_refusing_connections_pauses_the_consumers_and_loses_nothing(
     platform: FaultPlatform, bus: Bus
 ) -> None:
