@@ -210,7 +210,9 @@ async def test_database_unreachable_for_a_few_seconds(platform: FaultPlatform, b
     assert handled_at_cut < N
     assert retries > 0, "no handler attempt failed while the database was away"
     # while it was away the service was alive but not ready, saying why; then ready again
-    assert during_cut.readiness == {"database": "unreachable"}
+    # (and, once the outage tripped the pause switch, that its consumers were paused)
+    assert during_cut.readiness.get("database") == "unreachable"
+    assert set(during_cut.readiness) <= {"database", "consumers"}
     assert during_cut.alive
     assert ready_again
     assert tally.lost == tally.duplicated == 0
@@ -220,11 +222,13 @@ async def test_database_unreachable_for_a_few_seconds(platform: FaultPlatform, b
 async def test_outage_longer_than_the_retry_policy_dead_letters_then_replays(
     platform: FaultPlatform, bus: Bus
 ) -> None:
-    """Past the retry policy a message goes to the DLQ (not lost, not looping); once the
-    database is back, the operator CLI replays it and it is processed once."""
+    """With the pause switch turned off, past the retry policy a message goes to the DLQ
+    (not lost, not looping); once the database is back, the operator CLI replays it and it
+    is processed once."""
     from azl_cli import dlq as cli
 
     short_policy = {
+        "AZL_PAUSE_MAX_PER_MESSAGE": "0",  # the pause switch off: the policy alone decides
         "AZL_RETRY_MAX_ATTEMPTS": "3",
         "AZL_RETRY_BASE_DELAY": "0.1",
         "AZL_RETRY_MAX_DELAY": "0.3",

@@ -1,7 +1,7 @@
 """A small typed client of AZL Orders for the systems that integrate with it.
 
     async with await Client.connect("amqp://storefront:…@broker/", namespace="azl") as azl:
-        outcome = await azl.send(PlaceOrder(...))        # Accepted(events, result) | Rejected
+        outcome = await azl.send(PlaceOrder(...))        # Accepted | Rejected | Failed
         quote = await azl.ask(QuoteRequest(...))         # the query's reply, or QueryRefused
         await azl.emit(DepositReceived(...))             # an event the payments system owns
         async with azl.subscribe("orders.order.#") as events:
@@ -18,6 +18,7 @@ from .client import (
     Accepted,
     Client,
     Delivered,
+    Failed,
     NoReply,
     Outcome,
     QueryRefused,
@@ -30,6 +31,7 @@ __all__ = [
     "Accepted",
     "Client",
     "Delivered",
+    "Failed",
     "NoReply",
     "Outcome",
     "QueryRefused",

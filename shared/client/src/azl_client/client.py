@@ -25,7 +25,7 @@ from yarl import URL
 from azl_contracts import Command, Event, Message, Query, Reply, registry, trust, versions
 from azl_contracts.base import UnknownMessageType
 from azl_contracts.common import ReasonCode
-from azl_contracts.outcomes import CommandOutcome, EventRef, QueryFailed
+from azl_contracts.outcomes import PROCESSING_FAILED, CommandOutcome, EventRef, QueryFailed
 from azl_contracts.topology import (
     COMMANDS_EXCHANGE,
     EVENTS_EXCHANGE,
@@ -64,7 +64,23 @@ class Rejected:
         return False
 
 
-Outcome = Accepted | Rejected
+@dataclass(frozen=True)
+class Failed:
+    """Not a business rejection: the service could not process the command even after
+    retrying (``processing_failed``) and kept it for an operator; nothing changed. Its real
+    outcome follows on the same reply queue once it is replayed."""
+
+    command_id: str
+    command_type: str
+    message: str
+    details: dict[str, Any]
+
+    @property
+    def accepted(self) -> bool:
+        return False
+
+
+Outcome = Accepted | Rejected | Failed
 
 
 class QueryRefused(Exception):
@@ -191,6 +207,13 @@ class Client:
         if outcome.status == "accepted":
             return Accepted(
                 str(outcome.command_id), outcome.command_type, outcome.events, outcome.result
+            )
+        if outcome.status == "failed" or outcome.reason_code == PROCESSING_FAILED:
+            return Failed(
+                str(outcome.command_id),
+                outcome.command_type,
+                outcome.message or "",
+                outcome.details,
             )
         assert outcome.reason_code is not None
         return Rejected(

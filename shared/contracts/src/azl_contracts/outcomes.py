@@ -56,17 +56,25 @@ class EventRef(BaseModel):
     message_id: UUID
 
 
+PROCESSING_FAILED: Literal["processing_failed"] = "processing_failed"
+"""Only a command's ``failed`` reply says this: the service could not process it even after
+retrying (not a business rule: nothing changed) and dead-lettered it for an operator; once
+replayed after a fix, its real outcome follows on the same ``reply_to``."""
+
+
 class CommandOutcome(Reply):
-    """The RPC reply to a command: accepted with its events (and a result), or rejected."""
+    """The RPC reply to a command: accepted with its events (and a result), rejected by a
+    business rule, or failed (``processing_failed``: retries ran out, dead-lettered; its
+    real outcome follows when an operator replays it)."""
 
     NAME: ClassVar[str] = "command.outcome"
 
-    status: Literal["accepted", "rejected"]
+    status: Literal["accepted", "rejected", "failed"]
     command_id: UUID
     command_type: str
     events: list[EventRef] = Field(default_factory=list)
     result: dict[str, Any] | None = None
-    reason_code: ReasonCode | None = None
+    reason_code: ReasonCode | Literal["processing_failed"] | None = None
     message: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 

@@ -59,3 +59,11 @@ class Metrics:
         self.outbox_backlog = Gauge(
             "azl_outbox_backlog", "Outbox messages not yet published (last seen).", registry=r
         )
+        self.consumer_paused = Gauge(
+            "azl_consumer_paused",
+            "1 while the service's consumers hold their messages through an outage.",
+            registry=r,
+        )
+        self.consumer_pauses = Counter(
+            "azl_consumer_pauses_total", "Times an outage paused the consumers.", registry=r
+        )

@@ -162,14 +162,16 @@ class OutboxRelay:
             asyncio.create_task(self._sweep_forever(), name="outbox-sweeper"),
         ]
 
-    async def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._delete_published()
+    async def stop(self, timeout: float = 3.0) -> None:
+        """The sweeper and deleter first (whatever their connection is doing), then one
+        bounded attempt to delete what was published: rows left behind are published again
+        by the next start and recognised by their consumers' inboxes."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._delete_published(), timeout=timeout)
 
     async def _delete_published_rows(self) -> None:
         while True:

@@ -45,11 +45,12 @@ from .logging import get_logger, log_context
 from .metrics import Metrics
 from .outbox import OutboxRelay
 from .outcomes import Outcome, Rejection
+from .pausing import PauseSwitch, Stopping
 from .publisher import Publisher
 from .queries import Queries
 from .retry import FailureKind, RetryPolicy
 from .retrying import Classify, Exhausted, Retrier
-from .settlement import DeadLettering, ack, return_to_queue
+from .settlement import DeadLettering, ack, processing_failed, return_to_queue
 
 __all__ = ["MessagePipeline", "UnitOfWorkFactory"]
 
@@ -74,6 +75,7 @@ class MessagePipeline:
         max_message_bytes: int,
         redelivery_limit: int,
         authorise: Check = Authorisation(),
+        switch: PauseSwitch | None = None,
     ) -> None:
         self._queue_name = f"{namespace}.{queue.name}"
         self._is_command_queue = queue.exchange == "commands"
@@ -81,7 +83,7 @@ class MessagePipeline:
         self._metrics = metrics
         self._decoder = Decoder(service, handlers, max_message_bytes, redelivery_limit)
         self._authorise = authorise
-        self._retrying = Retrier(retry, _retryable(retry), self._report_retry)
+        self._retrying = Retrier(retry, _retryable(retry), self._report_retry, switch)
         self._dead_lettering = DeadLettering(dead_letters, metrics, self._queue_name)
         self._queries = Queries(
             namespace=namespace,
@@ -114,6 +116,10 @@ class MessagePipeline:
         ):
             try:
                 outcome = await self.process(envelope)
+            except Stopping:
+                # held through an outage: unsettled, the broker takes it back uncounted
+                log.info("service stopping; message left to the broker")
+                return
             except Exception:
                 log.exception("message could not be settled; returning it to the queue")
                 await return_to_queue(delivery)
@@ -137,6 +143,9 @@ class MessagePipeline:
             await self._dead_lettering.send(envelope, DeadLetterCode.NOT_APPLICABLE, applied.reason)
             return "dead_lettered"
         if isinstance(applied, Exhausted):
+            if decoded.route.kind is MessageKind.COMMAND and envelope.message_id is not None:
+                # the caller hears first, as for a query
+                await self._queries.reply(envelope, processing_failed(envelope, applied))
             await self._dead_lettering.exhausted(envelope, applied)
             return "dead_lettered"
         return applied

@@ -11,7 +11,6 @@ Nothing connects at import time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -39,6 +38,7 @@ from .http import ERROR_RESPONSES, RefuseNul
 from .logging import configure_logging, get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay
+from .pausing import PauseSettings, PauseSwitch, ProbeLoop, State
 from .pipeline import MessagePipeline
 from .publisher import Publisher
 from .retry import FailureKind, RetryPolicy
@@ -82,6 +82,7 @@ class ServiceRuntime(Generic[S, U]):
     relay: OutboxRelay | None = None
     relay_engine: AsyncEngine | None = None
     ready: bool = False
+    switch: PauseSwitch | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -159,6 +160,7 @@ class ServiceRuntime(Generic[S, U]):
             unexpected_max_attempts=settings.unexpected_max_attempts,
             waiting_timeout=settings.retry_later_timeout,
         )
+        switch = self._pause_switch()
         specs = queues_of(settings.service)
         for spec in specs:
             pipeline = MessagePipeline(
@@ -176,6 +178,7 @@ class ServiceRuntime(Generic[S, U]):
                 max_message_bytes=settings.max_message_bytes,
                 redelivery_limit=settings.redelivery_limit,
                 authorise=Authorisation.trusted(spec, settings.user_prefix),
+                switch=switch,
             )
             self.broker.consume(
                 topology.queue(spec),
@@ -192,6 +195,9 @@ class ServiceRuntime(Generic[S, U]):
         publisher.bind(await topology.declare(self.broker, specs))
         await self.broker.start()
         self.relay.start()
+        if switch is not None:
+            probes = ProbeLoop(switch, [self._database_answers, self._broker_answers])
+            self._tasks.append(asyncio.create_task(probes.run(), name="outage-probe"))
         for job in self.definition.background:
             self._tasks.append(asyncio.create_task(job(self), name=getattr(job, "__name__", "job")))
         _settle_garbage_collector()
@@ -201,25 +207,70 @@ class ServiceRuntime(Generic[S, U]):
     async def _when_reachable(self, what: str, step: Callable[[], Awaitable[Any]]) -> None:
         await when_reachable(what, step, timeout=self.settings.startup_timeout)
 
+    def _pause_switch(self) -> PauseSwitch | None:
+        settings = self.settings
+        if settings.pause_max_per_message == 0:
+            return None
+        switch = PauseSwitch(
+            PauseSettings(
+                trip_after=settings.pause_trip_after,
+                probe_base=settings.pause_probe_base,
+                probe_max=settings.pause_probe_max,
+                max_pauses_per_message=settings.pause_max_per_message,
+            )
+        )
+        metrics = self.metrics
+
+        def show(state: State) -> None:
+            metrics.consumer_paused.set(1 if state is State.PAUSED else 0)
+            if state is State.PAUSED:
+                metrics.consumer_pauses.inc()
+
+        switch.on_change(show)
+        self.switch = switch
+        return switch
+
+    async def _database_answers(self) -> bool:
+        async with self.database().connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    async def _broker_answers(self) -> bool:
+        return self.broker is not None and await self.broker.ping(timeout=2.0)
+
     async def stop(self) -> None:
+        """Within the graceful timeout whatever state the connections are in: held and
+        retrying messages are let go (unsettled, the broker takes them back), background
+        jobs cancelled, and each step that waits on a connection bounded."""
         self.ready = False
+        deadline = asyncio.get_running_loop().time() + self.settings.graceful_timeout
+
+        def left(cap: float) -> float:
+            return max(0.1, min(cap, deadline - asyncio.get_running_loop().time()))
+
+        if self.switch is not None:
+            self.switch.stop()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=left(5.0))
+            for task in pending:
+                log.warning("background job did not stop in time", job=task.get_name())
         if self.broker is not None:
-            await self.broker.stop()  # stops consuming, waits for in-flight messages
+            # stops consuming, waits for in-flight messages
+            await _bounded("broker", self.broker.stop(), left(self.settings.graceful_timeout))
         if self.relay is not None:
-            await self.relay.stop()
+            await _bounded("outbox relay", self.relay.stop(), left(5.0))
         for engine in (self.engine, self.relay_engine):
             if engine is not None:
-                await engine.dispose()
+                await _bounded("database pool", engine.dispose(), left(3.0))
         log.info("service stopped")
 
     async def is_ready(self) -> tuple[bool, dict[str, str]]:
         checks: dict[str, str] = {}
         checks["started"] = "ok" if self.ready else "starting"
+        if self.switch is not None and self.switch.paused:
+            checks["consumers"] = f"paused: {self.switch.reason}"
         broker_ok = self.broker is not None and await self.broker.ping(timeout=1.0)
         checks["broker"] = "ok" if broker_ok else "unreachable"
         try:
@@ -277,6 +328,16 @@ async def when_reachable(what: str, step: Callable[[], Awaitable[Any]], *, timeo
     reached = await retrying(step, policy, classify=classify, on_retry=report)
     if isinstance(reached, Exhausted):
         raise reached.error
+
+
+async def _bounded(what: str, step: Coroutine[Any, Any, Any], timeout: float) -> None:
+    """A stop step that may hang on a dead connection, given up after ``timeout``."""
+    try:
+        await asyncio.wait_for(step, timeout=timeout)
+    except TimeoutError:
+        log.warning(f"stopping the {what} timed out; going on", timeout=round(timeout, 1))
+    except Exception as error:
+        log.warning(f"stopping the {what} failed; going on", error=repr(error)[:300])
 
 
 def _settle_garbage_collector() -> None:

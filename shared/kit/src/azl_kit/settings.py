@@ -70,6 +70,24 @@ class ServiceSettings(BaseSettings):
         default=10, ge=1, description="Dead-letter a message redelivered this often (crash loop)."
     )
     broker_delivery_limit: int = Field(default=20, ge=1)
+    pause_trip_after: int = Field(
+        default=3,
+        ge=1,
+        description="Consecutive outage failures (database unreachable or out of "
+        "connections, broker unreachable) of one message that pause the consumers.",
+    )
+    pause_probe_base: float = Field(
+        default=1.0, gt=0, description="First pause between outage probes (seconds)."
+    )
+    pause_probe_max: float = Field(
+        default=30.0, gt=0, description="Longest pause between outage probes (seconds)."
+    )
+    pause_max_per_message: int = Field(
+        default=10,
+        ge=0,
+        description="Pauses one message may wait through before its retry policy decides "
+        "(a message that is its own outage still reaches its DLQ); 0 turns the switch off.",
+    )
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     outbox_poll_interval: float = Field(default=1.0, gt=0)
     outbox_grace: float = Field(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from azl_contracts.outcomes import PROCESSING_FAILED, CommandOutcome
+
 from . import broker
 from .broker import Delivery
 from .dead_letters import DeadLetterCode, DeadLetters
@@ -69,6 +71,22 @@ class DeadLettering:
             error=repr(exhausted.error),
             details=poison.details,
         )
+
+
+def processing_failed(envelope: Envelope, exhausted: Exhausted) -> CommandOutcome:
+    assert envelope.message_id is not None, "only a command with an id gets an outcome"
+    """The reply to a command whose retries ran out: ``failed``, not a business rejection
+    (nothing changed; what went wrong stays in the dead letter). Replayed after a fix, the
+    command is processed and its real outcome goes to the same ``reply_to``."""
+    return CommandOutcome(
+        status="failed",
+        command_id=envelope.message_id,
+        command_type=envelope.message_type or "",
+        reason_code=PROCESSING_FAILED,
+        message="the command could not be processed, even after retrying; it was "
+        "dead-lettered for an operator, and its outcome follows once it is replayed",
+        details={"attempts": exhausted.attempts, "dead_letter_queue": envelope.queue + ".dlq"},
+    )
 
 
 async def ack(delivery: Delivery) -> None:
