@@ -26,10 +26,17 @@ import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from azl_testing import builders
 from azl_testing.bus import Received
-from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
+from azl_testing.infra import (
+    BUS_ROLE,
+    Infra,
+    declare_topology,
+    leftovers,
+    new_namespace,
+    remove_everything,
+)
 from azl_testing.processes import ServiceProcess
 
-from azl_contracts import Message
+from azl_contracts import Message, trust
 from azl_contracts.topology import all_queues
 
 from .cluster import NODES, RESULTS, Cluster, node_name
@@ -86,7 +93,10 @@ class Observer:
     connection: AbstractRobustConnection | None = None
 
     async def start(self) -> Observer:
-        self.connection = await aio_pika.connect_robust(self.infra.amqp_url, reconnect_interval=0.5)
+        # the harness's impersonator, stamping each message as its publisher sends it
+        self.connection = await aio_pika.connect_robust(
+            self.infra.url_as(BUS_ROLE), reconnect_interval=0.5
+        )
         channel = await self.connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=500)
         exchange = await channel.declare_exchange(
@@ -119,6 +129,7 @@ class Observer:
                         type=message.message_type(),
                         content_type="application/json",
                         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        user_id=self.infra.user(trust.publisher_for(message)),
                     ),
                     routing_key=message.routing_key(),
                     timeout=5,
