@@ -49,7 +49,8 @@ class FaultPlatform:
         connections a fault closed."""
         process = ServiceProcess(service, self.infra, self.log_dir)
         process.extra_env = {
-            "AZL_AMQP_URL": self.amqp.url_for(self.infra.amqp_url, client(process)),
+            # each service as its own broker user (PRODUCT.md §2), through the proxy
+            "AZL_AMQP_URL": self.amqp.url_for(self.infra.url_as(service), client(process)),
             "AZL_POSTGRES_URL": self.database.url_for(
                 self.infra.postgres_server_url, client(process)
             ),

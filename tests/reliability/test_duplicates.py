@@ -455,6 +455,8 @@ async def cancelled(run: Run) -> None:
     )
     await run.command(o.CancelOrder(actor=customer, order_id=order_id, reason="Vẫn muốn hủy"))
     await run.command(o.ApproveCancellation(actor=staff, order_id=order_id))
+    # the payments system pays the cancellation's refund out (payments.refund.paid)
+    await run.payment(builders.refund_paid(order_id, Decimal(placed["required_deposit_vnd"])))
 
 
 async def _place(run: Run, command: o.PlaceOrderV1) -> dict[str, Any]:

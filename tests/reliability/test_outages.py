@@ -241,14 +241,14 @@ async def test_outage_longer_than_the_retry_policy_dead_letters_then_replays(
     letters: list[cli.DeadLetter] = []
     for _ in range(60):  # until the retries of every message have run out
         letters = await cli.list_dead_letters(
-            bus.infra.amqp_url, bus.infra.namespace, "orders.commands"
+            bus.infra.url_as("admin"), bus.infra.namespace, "orders.commands"
         )
         if len(letters) >= len(commands):
             break
         await asyncio.sleep(0.25)
     platform.database.restore()
     replayed = await cli.replay(
-        bus.infra.amqp_url, bus.infra.namespace, queue="orders.commands", message_id=None
+        bus.infra.url_as("admin"), bus.infra.namespace, queue="orders.commands", message_id=None
     )
     await wait_until(lambda: tally_commands(bus, ids, "orders.order.placed").lost == 0, 60)
     tally = tally_commands(bus, ids, "orders.order.placed", dlq=len(letters))

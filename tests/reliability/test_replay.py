@@ -14,6 +14,7 @@ from uuid import uuid4
 import aio_pika
 from azl_testing import builders
 from azl_testing.bus import Bus
+from azl_testing.infra import broker_passwords
 
 from azl_cli import dlq
 
@@ -26,7 +27,12 @@ BROWSINGS = 21
 
 def azl(bus: Bus, *args: str, answer: str | None = None) -> str:
     """The operator CLI, as an operator runs it (``answer`` is typed at its prompt)."""
-    env = {"AZL_AMQP_URL": bus.infra.amqp_url, "AZL_NAMESPACE": bus.infra.namespace, "PATH": ""}
+    env = {
+        "AZL_AMQP_URL": bus.infra.amqp_url,  # guest: the CLI acts as the namespace's operator
+        **broker_passwords(bus.infra),
+        "AZL_NAMESPACE": bus.infra.namespace,
+        "PATH": "",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "azl_cli", *args],
         input=answer,

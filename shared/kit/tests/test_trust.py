@@ -3,6 +3,7 @@ issue 14 is refused with its reason, and the genuine message of each publisher p
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -165,3 +166,18 @@ def test_a_deployment_names_its_users_once() -> None:
     assert trust.publisher_of("azl-", "azl-staff-tools") == trust.POLICIES["staff-tools"]
     assert trust.publisher_of("azl-", "azl-admin") is None
     assert trust.publisher_of("azl-", None) is None
+
+
+def test_a_replay_straight_into_its_queue_is_judged_by_its_original_publisher() -> None:
+    """``azl dlq replay`` puts a letter back through the default exchange, keyed by the
+    queue's name: that key is not the type's, but the publisher checks still decide."""
+    on = queue("orders", "payment-events")
+
+    def replayed(user: str) -> str | None:
+        envelope, route, message = arriving(DEPOSIT, on, user=user)
+        envelope = replace(envelope, exchange="", routing_key=envelope.queue)
+        refused = Authorisation.trusted(on, PREFIX)(envelope, route, message)
+        return None if refused is None else refused.message
+
+    assert replayed("azl-payments") is None
+    assert "may not publish" in (replayed("azl-orders") or "")

@@ -241,7 +241,13 @@ def _permissions(namespace: str, role: str) -> dict[str, str]:
             "configure": _any_of(reply_queues),
             # binding a reply queue to {ns}.replies: write on the queue, read on the exchange
             "write": _any_of(_exchange(namespace, COMMANDS_EXCHANGE), reply_queues),
-            "read": _any_of(reply_queues, _exchange(namespace, REPLIES_EXCHANGE)),
+            # and to {ns}.events: an integrating system follows the platform's events
+            # (azl_client's subscribe), reading them into its own server-named queue
+            "read": _any_of(
+                reply_queues,
+                _exchange(namespace, REPLIES_EXCHANGE),
+                _exchange(namespace, EVENTS_EXCHANGE),
+            ),
         }
     if role == "relay":
         relay_queue = _exchange(namespace, REPLY_RELAY_QUEUE)
@@ -269,7 +275,8 @@ def _topic_permissions(namespace: str, role: str) -> list[dict[str, str]]:
                 "exchange": f"{namespace}.{COMMANDS_EXCHANGE}",
                 "write": f"^({services})\\.",
                 "read": NOTHING,
-            }
+            },
+            {"exchange": f"{namespace}.{EVENTS_EXCHANGE}", "write": NOTHING, "read": ".*"},
         ]
     return []
 

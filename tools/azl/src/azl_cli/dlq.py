@@ -31,7 +31,6 @@ from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
 
 from azl_contracts.topology import BROKER_DELIVERY_HEADERS, all_queues
 
-from . import development
 from .definitions import user_name
 
 REPLAYED_HEADER = "x-azl-replayed"
@@ -150,7 +149,7 @@ async def list_dead_letters(
     amqp_url: str, namespace: str, queue: str | None = None
 ) -> list[DeadLetter]:
     found: list[DeadLetter] = []
-    async with _session(development.operator_url(namespace, amqp_url)) as session:
+    async with _session(amqp_url) as session:
         for name, dlq in await session.existing(dead_letter_queues(namespace, queue)):
             found += [DeadLetter.of(name, m) for m in await _take_all(dlq)]
     return found
@@ -165,7 +164,7 @@ async def replay(
 ) -> list[DeadLetter]:
     """Replay one message (by id) or all of them; returns what was replayed."""
     replayed: list[DeadLetter] = []
-    async with _session(development.operator_url(namespace, amqp_url)) as session:
+    async with _session(amqp_url) as session:
         for name, dlq in await session.existing(dead_letter_queues(namespace, queue)):
             for message in await _take_all(dlq):
                 if message_id is not None and message.message_id != message_id:
@@ -190,7 +189,7 @@ async def replay(
 async def purge(
     amqp_url: str, namespace: str, *, queue: str | None = None, confirm: Callable[[int], bool]
 ) -> int:
-    async with _session(development.operator_url(namespace, amqp_url)) as session:
+    async with _session(amqp_url) as session:
         queues = await session.existing(dead_letter_queues(namespace, queue))
         total = sum(q.declaration_result.message_count or 0 for _, q in queues)
         if total == 0 or not confirm(total):

@@ -11,7 +11,18 @@ from typing import Any
 
 import typer
 
-from . import definitions, demo, deployment, dlq, messaging, payments, platform, story, tokens
+from . import (
+    definitions,
+    demo,
+    deployment,
+    development,
+    dlq,
+    messaging,
+    payments,
+    platform,
+    story,
+    tokens,
+)
 
 app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
@@ -143,7 +154,9 @@ def dlq_list(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Every dead-lettered message with its reason and the queue it came from."""
-    letters = asyncio.run(dlq.list_dead_letters(amqp_url, namespace, queue))
+    letters = asyncio.run(
+        dlq.list_dead_letters(development.operator_url(namespace, amqp_url), namespace, queue)
+    )
     if as_json:
         for letter in letters:
             typer.echo(json.dumps(letter.__dict__, ensure_ascii=False))
@@ -174,7 +187,14 @@ def dlq_replay(
     if (message_id is None) == (not replay_all):
         raise typer.BadParameter("give --message-id or --all")
     try:
-        replayed = asyncio.run(dlq.replay(amqp_url, namespace, queue=queue, message_id=message_id))
+        replayed = asyncio.run(
+            dlq.replay(
+                development.operator_url(namespace, amqp_url),
+                namespace,
+                queue=queue,
+                message_id=message_id,
+            )
+        )
     except dlq.ReplayRefused as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
@@ -198,7 +218,11 @@ def dlq_purge(
     def confirm(count: int) -> bool:
         return yes or typer.confirm(f"Delete {count} dead-lettered message(s) for good?")
 
-    purged = asyncio.run(dlq.purge(amqp_url, namespace, queue=queue, confirm=confirm))
+    purged = asyncio.run(
+        dlq.purge(
+            development.operator_url(namespace, amqp_url), namespace, queue=queue, confirm=confirm
+        )
+    )
     typer.echo(f"{purged} message(s) purged")
 
 
