@@ -21,6 +21,7 @@ from azl_testing.complaints import (
     opened,
     rejection,
     resolve,
+    wait_for_complaint,
 )
 from azl_testing.tokens import bearer
 
@@ -482,7 +483,8 @@ async def test_confirm_received_processed_first_closes_the_window_for_a_queued_c
         view = await api.when(f"/complaints/{cid}", lambda v: v["status"] == "rejected")
         assert view["closed_reason"] == "complaint_window_closed"
         assert view["history"][-1]["actor"]["role"] == "system"
-        resolved = of_complaint(bus, "complaints.complaint.resolved", cid)
+        # the read API shows the commit; the event follows through the outbox
+        resolved = await wait_for_complaint(bus, "complaints.complaint.resolved", cid)
         assert resolved[0].json["reason_code"] == "complaint_window_closed"
     # from now on, every complaint is refused at once
     after = await rejection(
