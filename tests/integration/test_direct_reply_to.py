@@ -79,7 +79,8 @@ async def _queue_declared(infra: Infra, name: str, process: subprocess.Popen[byt
 
 
 def _user(infra: Infra, name: str, write: str) -> str:
-    password = secrets.token_urlsafe(12)
+    # hex: a urlsafe token may start with "-", which rabbitmqctl reads as an option
+    password = secrets.token_hex(12)
     infra.rabbitmqctl("add_user", name, password)
     infra.rabbitmqctl("set_permissions", "-p", "/", name, "^$", write, "^$")
     return infra.amqp_url.replace("guest:guest@", f"{name}:{password}@")
