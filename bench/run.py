@@ -46,6 +46,7 @@ from azl_testing.tokens import bearer
 from seed import seed_orders
 
 from azl_contracts import orders as o
+from azl_kit.settings import ServiceSettings
 
 AMQP = os.environ.get("AZL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_DB = os.environ.get("AZL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -290,9 +291,18 @@ class Platform:
         self.log_dir = log_dir
         self.processes: dict[str, ServiceProcess] = {}
 
+    @property
+    def service_env(self) -> dict[str, str]:
+        """The services as deployed: the kit's default pool, not the suite's small one."""
+        default_pool = ServiceSettings.model_fields["db_pool_size"].default
+        return {
+            "AZL_LOG_LEVEL": "INFO",
+            "AZL_DB_POOL_SIZE": os.environ.get("AZL_DB_POOL_SIZE", str(default_pool)),
+        }
+
     def start(self, *names: str) -> None:
         started = [
-            ServiceProcess(n, self.infra, self.log_dir, extra_env={"AZL_LOG_LEVEL": "INFO"}).start()
+            ServiceProcess(n, self.infra, self.log_dir, extra_env=self.service_env).start()
             for n in names
         ]
         for process in started:

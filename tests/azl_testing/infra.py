@@ -122,6 +122,9 @@ class Infra:
             "AZL_AMQP_URL": self.url_as(service),
             "AZL_POSTGRES_URL": self.postgres_server_url,
             "AZL_DATABASE_PREFIX": self.database_prefix,
+            # small pools: the suite's platforms, a developer's `azl run` and a scaled
+            # platform fit on one default server together (docs/configuration.md)
+            "AZL_DB_POOL_SIZE": "3",
             # the suite's webhook receiver runs on 127.0.0.1
             "AZL_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         }

@@ -46,7 +46,9 @@ class ServiceSettings(BaseSettings):
         default=None, description="This service's database; derived from postgres_url if unset."
     )
     create_database: bool = True
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Measured (docs/configuration.md, "Database connection budget"): one process's consumers,
+    # read API and schedulers gain nothing measurable beyond 5 connections on this machine.
+    db_pool_size: int = Field(default=5, ge=1, le=200)
     db_max_overflow: int = Field(default=0, ge=0, le=200)
 
     http_host: str = "127.0.0.1"

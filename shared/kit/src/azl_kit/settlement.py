@@ -74,10 +74,10 @@ class DeadLettering:
 
 
 def processing_failed(envelope: Envelope, exhausted: Exhausted) -> CommandOutcome:
-    assert envelope.message_id is not None, "only a command with an id gets an outcome"
     """The reply to a command whose retries ran out: ``failed``, not a business rejection
     (nothing changed; what went wrong stays in the dead letter). Replayed after a fix, the
     command is processed and its real outcome goes to the same ``reply_to``."""
+    assert envelope.message_id is not None, "only a command with an id gets an outcome"
     return CommandOutcome(
         status="failed",
         command_id=envelope.message_id,
