@@ -91,6 +91,9 @@ defaults
     timeout client 3h
     timeout server 3h
     option tcpka
+    # a connection attempt to a node that died but is not marked down yet goes to another
+    retries 2
+    option redispatch 1
 frontend amqp
     bind 127.0.0.1:{port}
     default_backend rabbitmq

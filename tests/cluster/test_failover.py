@@ -279,10 +279,14 @@ async def test_cluster_failover_loses_and_duplicates_nothing(
     times = sorted(e.at for e in {e.message_id: e for e in outcomes()}.values())
     gap_from, gap_to = max(itertools.pairwise(times), key=lambda pair: pair[1] - pair[0])
     max_gap_ms = (gap_to - gap_from) * 1000
+    after_faults = ", ".join(
+        f"{f.what}={pause_after(times, started + f.at) * 1000:.0f}" for f in story
+    )
     outcome_count = sum(1 for ids in placed.values() if ids)
     line = (
         f"cluster-failover: sent={len(placements)} outcomes={outcome_count} lost={lost} "
         f"duplicated={duplicated} max_gap_ms={max_gap_ms:.0f} (from {gap_from - started:.1f}s)"
+        f" pause_after_fault_ms: {after_faults}"
         f" publish_retries={retries} "
         f"({'; '.join(str(f) for f in story)})"
     )
@@ -299,3 +303,12 @@ async def test_cluster_failover_loses_and_duplicates_nothing(
     assert lost == 0
     assert duplicated == 0
     assert outcome_count == len(placements)
+
+
+def pause_after(times: list[float], fault_at: float, window: float = 10.0) -> float:
+    """The longest pause between outcomes that a fault can have caused: from the fault
+    until ``window`` seconds after it (the first outcome after the fault included)."""
+    inside = [t for t in times if fault_at <= t <= fault_at + window]
+    before = [t for t in times if t < fault_at]
+    marks = [before[-1] if before else fault_at, *inside]
+    return max((b - a for a, b in itertools.pairwise(marks)), default=window)

@@ -33,6 +33,8 @@ from azl_contracts.topology import (
     exchange_for,
 )
 
+RECONNECT_SECONDS = 0.5
+
 
 class NoReply(TimeoutError):
     """No outcome arrived in time (the command may still be processed: ask again with the
@@ -146,7 +148,8 @@ class Client:
         """``impersonating``: the deployment's user prefix, for a user RabbitMQ tags
         ``impersonator`` (a test harness, an operator's demo): each contract message is then
         stamped with the user of the publisher that sends it (``trust.publisher_for``)."""
-        connection = await aio_pika.connect_robust(url)
+        # aio-pika waits 5 s before reconnecting by default: a failover would pause that long
+        connection = await aio_pika.connect_robust(url, reconnect_interval=RECONNECT_SECONDS)
         # the user the broker authenticated: the only user_id it lets this connection stamp
         client = cls(connection, namespace, app_id, URL(url).user or "guest", impersonating)
         try:
