@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -203,6 +204,7 @@ class RawFloor:
         self.namespace = namespace
         self.database = f"{namespace}_raw"
         self.orders = [uuid.uuid4() for _ in range(orders)]
+        self._tag: str | None = None
 
     @property
     def dsn(self) -> str:
@@ -246,6 +248,10 @@ class RawFloor:
         self.process.stdout.readline()  # "ready"
 
     async def listen(self, run: Run) -> None:
+        """Outcomes count toward ``run`` from now on (and no longer toward the last one)."""
+        if self._tag is not None:
+            await self.sink.cancel(self._tag)
+
         async def on_event(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             cause = (message.headers or {}).get("x-causation-id")
             run.done[str(cause)] = time.monotonic()
@@ -473,52 +479,21 @@ async def main(args: argparse.Namespace) -> None:
         rest = {n: rss_mb(p.process.pid) for n, p in platform.processes.items() if p.process}
         orders = await prepare_orders(bus, args.orders)
 
-        # 1-2. single hop: saturation, then latency at a fixed offered rate
-        raw_run, platform_run = Run(), Run()
-        await raw.listen(raw_run)
-        raw_throughput = await saturate(raw.publisher(), raw_run, args.commands, timeout=300)
-        track_outcomes(bus, platform_run, "orders.order.quantities-increased.v1")
+        # 1-2. single hop, in rounds interleaved with the raw floor: saturation, then a
+        # fixed offered rate; CPU per message from each process's own accounting
+        rounds: list[Round] = []
         with PeakRss(list(platform.processes.values())) as peak:
-            platform_throughput = await saturate(
-                increase_publisher(bus, orders), platform_run, args.commands, timeout=300
-            )
-        figures.add(
-            "single hop: saturated throughput", platform_throughput, raw_throughput, "msg/s"
-        )
-
-        raw_fixed, platform_fixed = Run(), Run()
-        await raw.sink.cancel(raw._tag)
-        await raw.listen(raw_fixed)
-        raw_cpu = cpu_seconds(raw.process.pid)
-        await fixed_rate(raw.publisher(), raw_fixed, args.rate, args.seconds, timeout=120)
-        raw_cpu = cpu_seconds(raw.process.pid) - raw_cpu
-        track_outcomes(bus, platform_fixed, "orders.order.quantities-increased.v1")
-        orders_pid = platform.pid("orders")
-        platform_cpu = cpu_seconds(orders_pid)
-        await fixed_rate(
-            increase_publisher(bus, orders), platform_fixed, args.rate, args.seconds, timeout=120
-        )
-        platform_cpu = cpu_seconds(orders_pid) - platform_cpu
-        for p in (50, 95, 99):
-            figures.add(
-                f"single hop at {args.rate:.0f}/s: p{p} latency",
-                percentile(platform_fixed.latencies_ms(), p),
-                percentile(raw_fixed.latencies_ms(), p),
-                "ms",
-            )
-        figures.add(
-            f"single hop at {args.rate:.0f}/s: CPU per message (service / raw process)",
-            platform_cpu / len(platform_fixed.sent) * 1000,
-            raw_cpu / len(raw_fixed.sent) * 1000,
-            "ms",
-        )
-        lost = len(platform_fixed.sent) - len(platform_fixed.done)
-        figures.add("single hop at fixed rate: outcomes missing", str(lost))
+            for number in range(1, args.rounds + 1):
+                rounds.append(await single_hop_round(raw, platform, bus, orders, args))
+                print(f"round {number}: {rounds[-1]}", flush=True)
+        add_single_hop(figures, rounds, args.rate)
 
         # 3. the full flow through all four services
+        peaks = [peak]
         if args.single_hop_only:
             add_memory(figures, rest, peak)
             figures.print()
+            print_headline(rounds, args, peaks)
             return
         platform.start("fees", "notifications", "complaints")
         rest.update(
@@ -533,6 +508,7 @@ async def main(args: argparse.Namespace) -> None:
             flow_throughput, _ = await full_flow(bus, args.flow_orders)
             await quiet(infra)
             _, flow_latencies = await full_flow(bus, int(args.flow_rate * 20), args.flow_rate)
+        peaks.append(flow_peak)
         figures.add(
             "full flow at saturation (place → deposit → inbox)", flow_throughput, unit="orders/s"
         )
@@ -562,19 +538,155 @@ async def main(args: argparse.Namespace) -> None:
 
     print()
     figures.print()
-    single = platform_throughput / raw_throughput
-    p99 = percentile(platform_fixed.latencies_ms(), 99) / percentile(raw_fixed.latencies_ms(), 99)
+    list_ratio = figures.rows[-1 - len(platform.processes)][3] if args.seed else None
+    print_headline(rounds, args, peaks, list_ratio)
+
+
+def print_headline(
+    rounds: list[Round],
+    args: argparse.Namespace,
+    peaks: list[PeakRss],
+    list_ratio: str | None = None,
+) -> None:
+    rate = f"{args.rate:.0f}/s"
     print(
-        f"\nheadline: single-hop throughput {single:.0%} of raw (target >= 70%); "
-        f"p99 at {args.rate:.0f}/s {p99:.2f}x raw (target <= 2x)"
-        + (
-            f"; list p95 {figures.rows[-1 - len(platform.processes)][3]}x direct (target <= 3x)"
-            if args.seed
-            else ""
-        )
-        + f"; max RSS {max([*peak.peak.values(), *flow_peak.peak.values()]):.0f} MB"
+        f"\nheadline (medians of {len(rounds)} rounds): CPU per message "
+        f"{median(r.cpu_ratio_saturated for r in rounds):.2f}x raw saturated and "
+        f"{median(r.cpu_ratio_fixed for r in rounds):.2f}x at {rate} (target <= 1.3x); "
+        f"single-hop throughput {median(r.throughput_ratio for r in rounds):.0%} of raw "
+        f"(target >= 90%); p99 at {rate} {median(r.p99_ratio for r in rounds):.2f}x raw "
+        "(target <= 2x)"
+        + (f"; list p95 {list_ratio}x direct (target <= 3x)" if list_ratio else "")
+        + f"; max RSS {max(v for p in peaks for v in p.peak.values()):.0f} MB"
         " (target <= 150 MB)"
     )
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a round: the raw floor or the platform's orders service."""
+
+    throughput: float  # msg/s, saturated
+    cpu_saturated_ms: float  # CPU per message, saturated
+    cpu_fixed_ms: float  # CPU per message, at the fixed rate
+    latencies_ms: list[float]  # at the fixed rate
+    missing: int  # outcomes not seen at the fixed rate
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies_ms, 99)
+
+
+@dataclass(frozen=True)
+class Round:
+    load: float  # the machine's 1-minute load average as the round began
+    raw: Side
+    platform: Side
+
+    @property
+    def throughput_ratio(self) -> float:
+        return self.platform.throughput / self.raw.throughput
+
+    @property
+    def cpu_ratio_saturated(self) -> float:
+        return self.platform.cpu_saturated_ms / self.raw.cpu_saturated_ms
+
+    @property
+    def cpu_ratio_fixed(self) -> float:
+        return self.platform.cpu_fixed_ms / self.raw.cpu_fixed_ms
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.platform.p99 / self.raw.p99
+
+    def __str__(self) -> str:
+        return (
+            f"load {self.load:.2f}; CPU/msg saturated {self.platform.cpu_saturated_ms:.2f} / "
+            f"{self.raw.cpu_saturated_ms:.2f} ms ({self.cpu_ratio_saturated:.2f}x), at fixed "
+            f"rate {self.platform.cpu_fixed_ms:.2f} / {self.raw.cpu_fixed_ms:.2f} ms "
+            f"({self.cpu_ratio_fixed:.2f}x); throughput {self.platform.throughput:.0f} / "
+            f"{self.raw.throughput:.0f} msg/s ({self.throughput_ratio:.2f}); p99 "
+            f"{self.platform.p99:.1f} / {self.raw.p99:.1f} ms"
+        )
+
+
+async def measure_side(
+    publish: Callable[[], Callable[[str], Awaitable[None]]],
+    follow: Callable[[Run], Awaitable[None]],
+    pid: int,
+    args: argparse.Namespace,
+) -> Side:
+    saturated, fixed = Run(), Run()
+    await follow(saturated)
+    cpu = cpu_seconds(pid)
+    throughput = await saturate(publish(), saturated, args.commands, timeout=300)
+    cpu_saturated = cpu_seconds(pid) - cpu
+    await follow(fixed)
+    cpu = cpu_seconds(pid)
+    await fixed_rate(publish(), fixed, args.rate, args.seconds, timeout=120)
+    cpu_fixed = cpu_seconds(pid) - cpu
+    return Side(
+        throughput=throughput,
+        cpu_saturated_ms=cpu_saturated / len(saturated.sent) * 1000,
+        cpu_fixed_ms=cpu_fixed / len(fixed.sent) * 1000,
+        latencies_ms=fixed.latencies_ms(),
+        missing=len(fixed.sent) - len(fixed.done),
+    )
+
+
+async def single_hop_round(
+    raw: RawFloor,
+    platform: Platform,
+    bus: Bus,
+    orders: list[tuple[o.PlaceOrderV1, list[uuid.UUID]]],
+    args: argparse.Namespace,
+) -> Round:
+    load = os.getloadavg()[0]
+
+    async def follow_platform(run: Run) -> None:
+        track_outcomes(bus, run, "orders.order.quantities-increased.v1")
+
+    raw_side = await measure_side(raw.publisher, raw.listen, raw.process.pid, args)
+    platform_side = await measure_side(
+        lambda: increase_publisher(bus, orders), follow_platform, platform.pid("orders"), args
+    )
+    return Round(load, raw_side, platform_side)
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+def spread(values: Iterable[float], digits: int = 2) -> str:
+    """The median and, in brackets, the lowest and highest of the rounds."""
+    listed = list(values)
+    return (
+        f"{statistics.median(listed):.{digits}f} "
+        f"({min(listed):.{digits}f}–{max(listed):.{digits}f})"
+    )
+
+
+def add_single_hop(figures: Figures, rounds: list[Round], rate: float) -> None:
+    """Medians of the rounds, with their spreads; every round was also printed."""
+    figures.add("machine load average as each round began", spread((r.load for r in rounds), 1))
+    measures: list[tuple[str, Callable[[Side], float], int]] = [
+        ("single hop, saturated: CPU per message (ms)", lambda s: s.cpu_saturated_ms, 2),
+        (f"single hop at {rate:.0f}/s: CPU per message (ms)", lambda s: s.cpu_fixed_ms, 2),
+        ("single hop, saturated: throughput (msg/s)", lambda s: s.throughput, 0),
+        (
+            f"single hop at {rate:.0f}/s: p50 latency (ms)",
+            lambda s: percentile(s.latencies_ms, 50),
+            1,
+        ),
+        (f"single hop at {rate:.0f}/s: p99 latency (ms)", lambda s: s.p99, 1),
+    ]
+    for what, per_round, digits in measures:
+        platform = spread((per_round(r.platform) for r in rounds), digits)
+        raw = spread((per_round(r.raw) for r in rounds), digits)
+        ratio = median(per_round(r.platform) / per_round(r.raw) for r in rounds)
+        figures.rows.append((what, platform, raw, f"{ratio:.2f}"))
+    missing = sum(r.platform.missing for r in rounds)
+    figures.add("single hop at fixed rate: outcomes missing", str(missing))
 
 
 def add_memory(figures: Figures, rest: dict[str, float], *peaks: PeakRss) -> None:
@@ -621,6 +733,9 @@ async def full_flow(bus: Bus, count: int, rate: float | None = None) -> tuple[fl
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="single hop rounds, interleaved with the raw floor"
+    )
     parser.add_argument("--commands", type=int, default=4000, help="single hop, saturation")
     parser.add_argument("--rate", type=float, default=200.0, help="single hop, offered rate")
     parser.add_argument(
@@ -640,4 +755,5 @@ if __name__ == "__main__":
     if arguments.quick:
         arguments.commands, arguments.seconds, arguments.orders = 1000, 5.0, 100
         arguments.flow_orders, arguments.seed, arguments.requests = 100, 20_000, 100
+        arguments.rounds = 2
     asyncio.run(main(arguments))
