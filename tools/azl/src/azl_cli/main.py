@@ -130,8 +130,8 @@ def send(
 ) -> None:
     """Send a command (or query) from the contracts: validated against its schema first,
     then published with reply_to; prints the outcome. Exit 0 accepted, 1 rejected,
-    2 invalid or no reply. An event an outside system owns (payments.*) is published as
-    that system would, without a reply."""
+    2 invalid, 4 no outcome within --timeout. An event an outside system owns (payments.*)
+    is published as that system would, without a reply."""
     message = _message(message_type, body)
     try:
         with reaching_broker(amqp_url):
