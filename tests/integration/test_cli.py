@@ -149,6 +149,18 @@ async def test_send_prints_an_accepted_outcome_with_its_events_and_exits_0(
     assert placed.message_id in {e["message_id"] for e in outcome["events"]}
 
 
+async def test_pay_deposit_without_a_reaction_in_time_is_timed_out(
+    infra: Infra, platform: Platform
+) -> None:
+    """A deposit for an order nobody placed: orders takes none for it, no reaction comes."""
+    ran = await _azl(infra, "pay-deposit", str(uuid4()), "100000", "--wait", "1")
+
+    assert ran.code == 4, ran
+    assert ran.stdout.startswith("sent payments.deposit.received.v1 pay-")
+    [line] = ran.stderr.splitlines()
+    assert line.startswith("azl: no reaction from the order within 1 s: ")
+
+
 # --- azl tail -------------------------------------------------------------------------
 
 
