@@ -21,6 +21,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 from azl_testing import builders, flows
 from azl_testing.bus import Bus
 from azl_testing.infra import BUS_ROLE, Infra
+from yarl import URL
 
 from azl_contracts import orders as o
 from azl_contracts.topology import COMMANDS_EXCHANGE, EVENTS_EXCHANGE
@@ -147,6 +148,33 @@ async def test_send_prints_an_accepted_outcome_with_its_events_and_exits_0(
     [placed] = await bus.wait_for_order("orders.order.placed", command.order_id)
     assert placed.causation_id == outcome["command_id"]
     assert placed.message_id in {e["message_id"] for e in outcome["events"]}
+
+
+async def test_pay_deposit_without_a_reaction_in_time_is_timed_out(
+    infra: Infra, platform: Platform
+) -> None:
+    """A deposit for an order nobody placed: orders takes none for it, no reaction comes."""
+    ran = await _azl(infra, "pay-deposit", str(uuid4()), "100000", "--wait", "1")
+
+    assert ran.code == 4, ran
+    assert ran.stdout.startswith("sent payments.deposit.received.v1 pay-")
+    [line] = ran.stderr.splitlines()
+    assert line.startswith("azl: no reaction from the order within 1 s: ")
+
+
+async def test_credentials_the_broker_refuses_are_one_line_and_unreachable(
+    infra: Infra,
+) -> None:
+    url = URL(infra.amqp_url).with_user(f"{infra.namespace}-nobody").with_password("wrong")
+
+    ran = await _azl(infra, "dlq", "list", "--amqp-url", str(url))
+
+    assert ran.code == 3, ran
+    [line] = ran.stderr.splitlines()
+    assert line == (
+        f"azl: RabbitMQ at {infra.namespace}-nobody@{url.host}:{url.port}/ refused the user "
+        "or its password: check the credentials in --amqp-url / AZL_AMQP_URL"
+    )
 
 
 # --- azl tail -------------------------------------------------------------------------

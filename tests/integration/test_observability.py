@@ -10,6 +10,7 @@ from azl_testing import builders
 from azl_testing.bus import Bus
 from azl_testing.metrics import metric, metric_reaches
 from azl_testing.notifications import NotificationsApi, set_preferences, subscribe, unsubscribe
+from azl_testing.tokens import bearer
 from azl_testing.webhooks import WebhookReceiver
 
 from azl_contracts import orders as o
@@ -103,7 +104,7 @@ async def test_metrics_count_handled_messages(bus: Bus, platform: Platform) -> N
     async with platform.http("orders") as http:
         metrics = (await http.get("/metrics")).text
     assert 'azl_messages_handled_total{message_type="orders.place-order.v1"' in metrics
-    assert "azl_outbox_published_total" in metrics
+    assert "azl_outbox_published_messages_total" in metrics
     assert "process_resident_memory_bytes" in metrics
     # the handler's time is observed once the message is acked, just after the reply left
     await metric_reaches(orders, "azl_handler_seconds_count", timed + 1, {"queue": queue})
@@ -116,7 +117,7 @@ async def test_metrics_count_rejections_and_dead_letters(bus: Bus, platform: Pla
     rejected = {"message_type": "orders.cancel-order.v1", "reason_code": "not_found"}
     not_json = {"queue": queue, "code": "not_json"}
     rejections = await metric(orders, "azl_commands_rejected_total", **rejected)
-    dead_letters = await metric(orders, "azl_dead_lettered_total", **not_json)
+    dead_letters = await metric(orders, "azl_dead_lettered_messages_total", **not_json)
 
     reply = await bus.request(o.CancelOrder(actor=builders.customer(), order_id=uuid4()))
     assert reply["reason_code"] == "not_found"
@@ -128,8 +129,8 @@ async def test_metrics_count_rejections_and_dead_letters(bus: Bus, platform: Pla
     assert letter.headers["x-azl-dead-letter-code"] == "not_json"
     await metric_reaches(orders, "azl_commands_rejected_total", rejections + 1, rejected)
     assert await metric(orders, "azl_commands_rejected_total", **rejected) == rejections + 1
-    await metric_reaches(orders, "azl_dead_lettered_total", dead_letters + 1, not_json)
-    assert await metric(orders, "azl_dead_lettered_total", **not_json) == dead_letters + 1
+    await metric_reaches(orders, "azl_dead_lettered_messages_total", dead_letters + 1, not_json)
+    assert await metric(orders, "azl_dead_lettered_messages_total", **not_json) == dead_letters + 1
 
 
 async def test_a_payment_before_its_order_is_retried_and_counted(
@@ -155,6 +156,51 @@ async def test_a_payment_before_its_order_is_retried_and_counted(
     # orders takes no payment for an order it does not know: an operator sees it
     letter = await bus.dead_letter("orders.payment-events.dlq", message_id)
     assert letter.headers["x-azl-dead-letter-code"] == "not_applicable"
+
+
+async def test_the_read_apis_are_counted_by_route_and_status_and_logged_with_the_callers_ids(
+    platform: Platform,
+) -> None:
+    orders, route = platform.url("orders"), "/orders/{order_id}"
+    found = {"method": "GET", "route": route, "status": "404"}
+    denied = {"method": "GET", "route": route, "status": "401"}
+    before_found = await metric(orders, "azl_http_requests_total", **found)
+    before_denied = await metric(orders, "azl_http_requests_total", **denied)
+    timed = await metric(orders, "azl_http_request_duration_seconds_count", **found)
+    correlation, order_id = f"corr-{uuid4()}", uuid4()
+
+    async with platform.http("orders") as http:
+        missing = await http.get(
+            f"/orders/{order_id}",
+            headers={**bearer("staff-1", "staff"), "X-Correlation-ID": correlation},
+        )
+        anonymous = await http.get(f"/orders/{uuid4()}")
+
+    assert (missing.status_code, anonymous.status_code) == (404, 401)
+    assert await metric(orders, "azl_http_requests_total", **found) == before_found + 1
+    assert await metric(orders, "azl_http_requests_total", **denied) == before_denied + 1
+    assert await metric(orders, "azl_http_request_duration_seconds_count", **found) == timed + 1
+    [line] = [
+        json.loads(line)
+        for line in platform.services["orders"].log_lines()
+        if correlation in line and '"http request"' in line
+    ]
+    assert line["route"] == route
+    assert line["path"] == f"/orders/{order_id}"
+    assert line["status"] == 404
+    assert line["request_id"] == missing.headers["X-Request-ID"]
+    assert line["service"] == "orders"
+
+
+async def test_metrics_are_prometheus_text_and_documented_so(platform: Platform) -> None:
+    for name in platform.services:
+        async with platform.http(name) as http:
+            metrics = await http.get("/metrics")
+            document = (await http.get("/openapi.json")).json()
+        assert metrics.headers["content-type"].startswith("text/plain; version=")
+        assert "# TYPE azl_http_requests_total counter" in metrics.text
+        documented = document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+        assert list(documented) == ["text/plain"], name
 
 
 async def test_every_service_is_alive_and_ready(platform: Platform) -> None:

@@ -136,7 +136,7 @@ async def _watch_orders(process: ServiceProcess, seconds: float) -> _Watched:
         if status == 503 and not watched.readiness:
             watched.readiness = failed
         watched.alive &= await asyncio.to_thread(_alive, process)
-        backlog = await metric(process, "azl_outbox_backlog")
+        backlog = await metric(process, "azl_outbox_backlog_messages")
         watched.outbox_backlog = max(watched.outbox_backlog, backlog)
         await asyncio.sleep(0.25)
     return watched
@@ -157,7 +157,7 @@ def _alive(process: ServiceProcess) -> bool:
 
 async def _outbox_drained(process: ServiceProcess, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
-    while await metric(process, "azl_outbox_backlog") > 0:
+    while await metric(process, "azl_outbox_backlog_messages") > 0:
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.25)

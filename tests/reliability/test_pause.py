@@ -87,7 +87,7 @@ async def test_a_long_database_outage_pauses_the_consumers_and_loses_nothing(
     poison = await bus.dead_letter("orders.commands.dlq", poison_id)
     letters = [letter for letter in await dead_letters(bus) if letter.message_id != poison_id]
     tally = tally_commands(bus, sent, "orders.order.placed", dlq=len(letters))
-    exhausted = await metric(orders, "azl_dead_lettered_total", code="retries_exhausted")
+    exhausted = await metric(orders, "azl_dead_lettered_messages_total", code="retries_exhausted")
     report(
         f"database-outage-{OUTAGE_SECONDS:.0f}s",
         tally,

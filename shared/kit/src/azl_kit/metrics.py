@@ -48,20 +48,37 @@ class Metrics:
             registry=r,
         )
         self.dead_lettered = Counter(
-            "azl_dead_lettered_total",
+            "azl_dead_lettered_messages_total",
             "Messages sent to a dead-letter queue, by reason code.",
             ["queue", "code"],
             registry=r,
         )
         self.outbox_published = Counter(
-            "azl_outbox_published_total", "Outbox messages confirmed by the broker.", registry=r
+            "azl_outbox_published_messages_total",
+            "Outbox messages confirmed by the broker.",
+            registry=r,
         )
         self.outbox_backlog = Gauge(
-            "azl_outbox_backlog", "Outbox messages not yet published (last seen).", registry=r
+            "azl_outbox_backlog_messages",
+            "Outbox messages not yet published (last seen).",
+            registry=r,
         )
         self.consumer_paused = Gauge(
             "azl_consumer_paused",
             "1 while the service's consumers hold their messages through an outage.",
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "azl_http_requests_total",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_request_seconds = Histogram(
+            "azl_http_request_duration_seconds",
+            "Time from an HTTP request's arrival to the end of its response.",
+            ["method", "route", "status"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
         self.consumer_pauses = Counter(

@@ -35,6 +35,7 @@ from .dead_letters import DeadLetters
 from .flow import FlowContext
 from .handlers import Handlers
 from .http import ERROR_RESPONSES, RefuseNul
+from .http_access import ObservedHttp
 from .logging import configure_logging, get_logger
 from .metrics import Metrics
 from .outbox import OutboxRelay
@@ -370,6 +371,7 @@ def build_app(definition: ServiceDefinition[S, U]) -> FastAPI:
     )
     app.state.runtime = runtime
     app.add_middleware(RefuseNul)
+    app.add_middleware(ObservedHttp, metrics=runtime.metrics)  # outermost: sees every request
     app.include_router(operations_router())
     for router in definition.routers:
         app.include_router(router, responses=ERROR_RESPONSES)
@@ -404,8 +406,19 @@ def operations_router() -> APIRouter:
         ready, checks = await request.app.state.runtime.is_ready()
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @router.get("/metrics")
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {
+                "description": f"Prometheus's text exposition format ({CONTENT_TYPE_LATEST})",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics(request: Request) -> Response:
+        """Prometheus metrics: messages, retries, dead letters, outbox, consumers paused, HTTP
+        requests, the process (docs/operations.md lists them)."""
         registry = request.app.state.runtime.metrics.registry
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -93,6 +93,11 @@ def _why(dlq: str, headers: dict[str, Any]) -> tuple[str, str, str]:
     return dlq.removesuffix(".dlq"), "unknown", "no dead-letter headers"
 
 
+def queue_names() -> list[str]:
+    """The queues that have a dead-letter queue, without the namespace."""
+    return [spec.name for spec in all_queues()]
+
+
 def dead_letter_queues(namespace: str, queue: str | None = None) -> list[str]:
     names = [f"{namespace}.{spec.dead_letter_queue}" for spec in all_queues()]
     if queue is None:

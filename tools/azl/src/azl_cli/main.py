@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
+import httpx
 import typer
+from typer.core import TyperGroup
+
+from azl_contracts import Message
 
 from . import (
     definitions,
@@ -17,14 +23,45 @@ from . import (
     deployment,
     development,
     dlq,
+    failures,
     messaging,
     payments,
     platform,
     story,
     tokens,
 )
+from .failures import ExitCode, reaching_broker
 
-app = typer.Typer(help="AZL Orders operator CLI.", no_args_is_help=True)
+
+class PlainFailures(TyperGroup):
+    """Whatever a command raises becomes one line on stderr and its exit code
+    (``failures``); with ``--debug``, the traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # Typer's own (vendored) click Context
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # usage errors: Typer's own
+            raise
+        except Exception as error:
+            if ctx.params.get("debug"):
+                raise
+            failure = failures.plain(error)
+            typer.echo(f"azl: {failure}", err=True)
+            raise typer.Exit(failure.code) from None
+
+
+EXIT_CODES = (
+    "Exit codes: 0 done, 1 rejected, 2 usage error, 3 unreachable (RabbitMQ or a service), "
+    "4 timed out, 5 anything else (run it again with --debug)."
+)
+
+app = typer.Typer(
+    cls=PlainFailures,
+    help="AZL Orders operator CLI.",
+    epilog=EXIT_CODES,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # --debug: Python's own traceback, not a page of locals
+)
 dlq_app = typer.Typer(help="Dead-letter queues: list, replay, purge.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.command("token")(tokens.token)
@@ -35,6 +72,28 @@ AmqpUrl = typer.Option(
 )
 Namespace = typer.Option("azl", "--namespace", envvar="AZL_NAMESPACE", help="Namespace prefix")
 QueueOption = typer.Option(None, "--queue", "-q", help="One queue, e.g. orders.commands")
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"azl {installed_version('azl-cli')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def azl(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="AZL_DEBUG", help="On a failure, show the traceback."
+    ),
+    show_version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_show_version, help="Print the version."
+    ),
+) -> None:
+    """AZL Orders operator CLI."""
+    if not debug:
+        # aio-pika logs every failed connection attempt; the failure itself says it once
+        for noisy in ("aio_pika", "aiormq"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
 @app.command()
@@ -52,7 +111,9 @@ def declare_topology(amqp_url: str = AmqpUrl, namespace: str = Namespace) -> Non
     """Declare a namespace's exchanges, queues and bindings (as the operator): the
     deployment's part of the topology, which services only check (the broker definitions
     hold the same)."""
-    for what in asyncio.run(deployment.declare_topology(amqp_url, namespace)):
+    with reaching_broker(amqp_url):
+        declared = asyncio.run(deployment.declare_topology(amqp_url, namespace))
+    for what in declared:
         typer.echo(f"declared {what}")
 
 
@@ -69,27 +130,42 @@ def send(
 ) -> None:
     """Send a command (or query) from the contracts: validated against its schema first,
     then published with reply_to; prints the outcome. Exit 0 accepted, 1 rejected,
-    2 invalid or no reply. An event an outside system owns (payments.*) is published as
-    that system would, without a reply."""
-    text = Path(body[1:]).read_text() if body.startswith("@") else body
+    2 invalid, 4 no outcome within --timeout. An event an outside system owns (payments.*)
+    is published as that system would, without a reply."""
+    message = _message(message_type, body)
     try:
-        message = messaging.validate(message_type, json.loads(text))
-    except (ValueError, messaging.InvalidMessage) as error:
-        typer.echo(f"not sent: {error}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        outcome = asyncio.run(
-            messaging.send(amqp_url, namespace, message, timeout=timeout, wait=wait)
-        )
+        with reaching_broker(amqp_url):
+            outcome = asyncio.run(
+                messaging.send(amqp_url, namespace, message, timeout=timeout, wait=wait)
+            )
     except TimeoutError:
-        typer.echo(f"sent, but no outcome within {timeout:g} s", err=True)
-        raise typer.Exit(2) from None
+        raise failures.TimedOut(
+            f"sent, but no outcome within {timeout:g} s",
+            "it may still be processed (watch with `azl tail`), or raise --timeout",
+        ) from None
     if outcome is None:
         typer.echo(f"sent {message.message_type()}")
         return
     typer.echo(json.dumps(outcome, indent=2, ensure_ascii=False))
     if outcome.get("status") in ("rejected", "error"):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.REJECTED)
+
+
+def _message(message_type: str, body: str) -> Message:
+    try:
+        text = Path(body[1:]).read_text() if body.startswith("@") else body
+    except OSError as error:
+        raise failures.UsageError(
+            f"not sent: cannot read {body[1:]} ({error.strerror})", "give a JSON file"
+        ) from None
+    try:
+        return messaging.validate(message_type, json.loads(text))
+    except json.JSONDecodeError as error:
+        raise failures.UsageError(
+            f"not sent: the body is not JSON ({error})", "give a JSON object, or @file.json"
+        ) from None
+    except messaging.InvalidMessage as error:
+        raise failures.UsageError(f"not sent: {error}") from None
 
 
 @app.command()
@@ -108,7 +184,7 @@ def tail(
     async def run() -> None:
         await messaging.tail(amqp_url, namespace, pattern, show, asyncio.Event())
 
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt), reaching_broker(amqp_url):
         asyncio.run(run())
 
 
@@ -123,26 +199,32 @@ def order_story(
         "azl-development-secret-change-me-0123456789", envvar="AZL_JWT_SECRET"
     ),
     as_json: bool = typer.Option(False, "--json", help="Everything, as one JSON document"),
+    timeout: float = typer.Option(10.0, help="Seconds to wait for each read API's answer"),
 ) -> None:
     """An order's whole story: history, ledger, notifications, deliveries, complaints."""
     endpoints = story.Endpoints(orders_url, fees_url, notifications_url, complaints_url)
-    whole = story.story(order_id, endpoints, jwt_secret)
+    try:
+        whole = story.story(order_id, endpoints, jwt_secret, timeout)
+    except httpx.HTTPError as error:
+        service = endpoints.service_of(error)
+        option = f"--{service}-url / AZL_{service.upper()}_URL"
+        raise failures.service_failure(service, option, error) from error
     if as_json:
         typer.echo(json.dumps(whole, indent=2, ensure_ascii=False))
     else:
         typer.echo(story.render(whole))
     if "unavailable" in whole["order"]:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.REJECTED)
 
 
 @app.command("demo")
 def run_demo(amqp_url: str = AmqpUrl, namespace: str = Namespace) -> None:
     """Drive one order through the whole lifecycle, printing each event as it happens."""
     try:
-        order_id = asyncio.run(demo.Demo(amqp_url, namespace, typer.echo).run())
+        with reaching_broker(amqp_url):
+            order_id = asyncio.run(demo.Demo(amqp_url, namespace, typer.echo).run())
     except demo.DemoFailed as error:
-        typer.echo(f"demo failed: {error}", err=True)
-        raise typer.Exit(1) from None
+        raise failures.Rejected(f"demo failed: {error}") from None
     typer.echo(f"\ndemo order {order_id} completed; see `azl story {order_id}`")
 
 
@@ -154,9 +236,11 @@ def dlq_list(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Every dead-lettered message with its reason and the queue it came from."""
-    letters = asyncio.run(
-        dlq.list_dead_letters(development.operator_url(namespace, amqp_url), namespace, queue)
-    )
+    _known_queue(namespace, queue)
+    with reaching_broker(amqp_url):
+        letters = asyncio.run(
+            dlq.list_dead_letters(development.operator_url(namespace, amqp_url), namespace, queue)
+        )
     if as_json:
         for letter in letters:
             typer.echo(json.dumps(letter.__dict__, ensure_ascii=False))
@@ -174,6 +258,15 @@ def dlq_list(
     typer.echo(f"{len(letters)} dead-lettered message(s)")
 
 
+def _known_queue(namespace: str, queue: str | None) -> None:
+    """Checked before anything connects."""
+    try:
+        dlq.dead_letter_queues(namespace, queue)
+    except ValueError as error:
+        known = ", ".join(dlq.queue_names())
+        raise failures.UsageError(str(error), f"give one of {known}") from None
+
+
 @dlq_app.command("replay")
 def dlq_replay(
     amqp_url: str = AmqpUrl,
@@ -186,23 +279,25 @@ def dlq_replay(
     their original publisher (the user needs RabbitMQ's impersonator tag for that)."""
     if (message_id is None) == (not replay_all):
         raise typer.BadParameter("give --message-id or --all")
+    _known_queue(namespace, queue)
     try:
-        replayed = asyncio.run(
-            dlq.replay(
-                development.operator_url(namespace, amqp_url),
-                namespace,
-                queue=queue,
-                message_id=message_id,
+        with reaching_broker(amqp_url):
+            replayed = asyncio.run(
+                dlq.replay(
+                    development.operator_url(namespace, amqp_url),
+                    namespace,
+                    queue=queue,
+                    message_id=message_id,
+                )
             )
-        )
     except dlq.ReplayRefused as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(1) from None
+        raise failures.Rejected(str(error)) from None
     for letter in replayed:
         typer.echo(f"replayed {letter.message_id} ({letter.message_type}) to {letter.origin_queue}")
     if message_id is not None and not replayed:
-        typer.echo(f"no dead-lettered message {message_id}", err=True)
-        raise typer.Exit(1)
+        raise failures.UsageError(
+            f"no dead-lettered message {message_id}", "see the ids with `azl dlq list`"
+        )
     typer.echo(f"{len(replayed)} message(s) replayed")
 
 
@@ -218,11 +313,10 @@ def dlq_purge(
     def confirm(count: int) -> bool:
         return yes or typer.confirm(f"Delete {count} dead-lettered message(s) for good?")
 
-    purged = asyncio.run(
-        dlq.purge(
-            development.operator_url(namespace, amqp_url), namespace, queue=queue, confirm=confirm
-        )
-    )
+    _known_queue(namespace, queue)
+    operator_url = development.operator_url(namespace, amqp_url)
+    with reaching_broker(amqp_url):
+        purged = asyncio.run(dlq.purge(operator_url, namespace, queue=queue, confirm=confirm))
     typer.echo(f"{purged} message(s) purged")
 
 
@@ -237,26 +331,34 @@ def broker_definitions(
 ) -> None:
     """RabbitMQ definitions with one least-privilege user per service (and payments, client
     and admin users), generated from the topology."""
-    passwords = definitions.development_passwords()
-    if from_env:
-        passwords = {
-            role: os.environ[f"AZL_{role.upper().replace('-', '_')}_AMQP_PASSWORD"]
-            for role in definitions.ROLES
-        }
+    passwords = _passwords_from_env() if from_env else definitions.development_passwords()
     text = definitions.render(namespace, passwords)
     if out is None:
         typer.echo(text, nl=False)
     elif check:
         if not out.exists() or out.read_text() != text:
-            typer.echo(f"{out} is stale: run `azl broker-definitions --out {out}`", err=True)
-            raise typer.Exit(1)
+            raise failures.Rejected(f"{out} is stale", f"run `azl broker-definitions --out {out}`")
         typer.echo(f"{out} is current")
     else:
         out.write_text(text)
         typer.echo(f"wrote {out}")
 
 
+def _passwords_from_env() -> dict[str, str]:
+    variables = {
+        role: f"AZL_{role.upper().replace('-', '_')}_AMQP_PASSWORD" for role in definitions.ROLES
+    }
+    missing = [name for name in variables.values() if not os.environ.get(name)]
+    if missing:
+        raise failures.UsageError(
+            f"--from-env: {', '.join(missing)} not set",
+            "set every role's password (AZL_<ROLE>_AMQP_PASSWORD), or leave out --from-env "
+            "for the development ones",
+        )
+    return {role: os.environ[name] for role, name in variables.items()}
+
+
 @app.command()
 def version() -> None:
-    """Print the CLI version."""
-    typer.echo("azl 0.1.0")
+    """Print the CLI version (as `azl --version` does)."""
+    _show_version(True)

@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import typer
 from pydantic import ValidationError
 
+from azl_cli.failures import TimedOut, UsageError, reaching_broker
 from azl_cli.messaging import connect
 from azl_client import Delivered
 from azl_contracts import payments
@@ -55,7 +56,8 @@ def pay_deposit(
     wait: float = typer.Option(10.0, "--wait", help="Seconds to watch the order react (0: none)"),
 ) -> None:
     """Publish payments.deposit.received for an order, as the payments system does, and
-    print how the order took it. Exit 0 when it was recorded, 1 when no reaction was seen."""
+    print how the order took it. Exit 0 when it was recorded, 4 (timed out) when no reaction
+    was seen within --wait."""
     try:
         deposit = payments.DepositReceived(
             order_id=UUID(order_id),
@@ -63,14 +65,16 @@ def pay_deposit(
             payment_id=payment_id or f"pay-{uuid4().hex[:12]}",
         )
     except (ValueError, InvalidOperation, ValidationError) as error:
-        typer.echo(f"not sent: {str(error).splitlines()[0]}", err=True)
-        raise typer.Exit(2) from None
-    seen = asyncio.run(pay(amqp_url, namespace, deposit, wait=wait))
+        raise UsageError(f"not sent: {str(error).splitlines()[0]}") from None
+    with reaching_broker(amqp_url):
+        seen = asyncio.run(pay(amqp_url, namespace, deposit, wait=wait))
     typer.echo(f"sent {deposit.message_type()} {deposit.payment_id}: {deposit.amount_vnd} VND")
     for delivered in seen:
         typer.echo(
             f"{delivered.message_type} {json.dumps(delivered.event.model_dump(mode='json'))}"
         )
     if wait and not seen:
-        typer.echo(f"no reaction from the order within {wait:g} s", err=True)
-        raise typer.Exit(1)
+        raise TimedOut(
+            f"no reaction from the order within {wait:g} s",
+            "is the orders service running? Its log says what it made of the deposit",
+        )

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from . import development
 from .deployment import declare_topology
+from .failures import Failure, TimedOut, reaching_broker
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 SERVICES = {"orders": 8001, "fees": 8002, "notifications": 8003, "complaints": 8004}
@@ -64,11 +65,17 @@ def wait_ready(running: list[Running], host: str, timeout: float) -> None:
     while pending:
         for service in list(pending):
             if service.process.poll() is not None:
-                raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
+                raise Failure(
+                    f"{service.name} exited with {service.process.returncode} while starting",
+                    "its log above says why",
+                )
             if service.port == 0 or _ready(service.port, host):
                 pending.remove(service)
         if time.monotonic() > deadline:
-            raise TimeoutError("not ready: " + ", ".join(s.name for s in pending))
+            raise TimedOut(
+                f"not ready within {timeout:g} s: {', '.join(s.name for s in pending)}",
+                "their logs above say what they wait for; or raise --ready-timeout",
+            )
         time.sleep(0.3)
 
 
@@ -94,7 +101,8 @@ def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
     # URL): services only check exchanges and queues, their users may not create them
     operator_url = env.get("AZL_OPERATOR_AMQP_URL") or env.get("AZL_AMQP_URL", DEFAULT_AMQP_URL)
     namespace = env.get("AZL_NAMESPACE", "azl")
-    asyncio.run(declare_topology(operator_url, namespace))
+    with reaching_broker(operator_url, option="AZL_OPERATOR_AMQP_URL or AZL_AMQP_URL"):
+        asyncio.run(declare_topology(operator_url, namespace))
     try:
         created = development.ensure_users(namespace, env)
     except development.UsersUnavailable as missing:

@@ -23,6 +23,17 @@ class Endpoints:
     notifications: str = "http://127.0.0.1:8003"
     complaints: str = "http://127.0.0.1:8004"
 
+    def service_of(self, error: httpx.HTTPError) -> str:
+        """The service whose URL a failed request was for."""
+        try:
+            url = str(error.request.url)
+        except RuntimeError:  # an error raised before any request
+            return "orders"
+        for service, base in vars(self).items():
+            if url.startswith(base.rstrip("/")):
+                return service
+        return "orders"
+
 
 def token(secret: str, subject: str, role: str) -> str:
     now = int(time.time())
@@ -36,9 +47,9 @@ def _get(client: httpx.Client, url: str, bearer: str, **params: Any) -> Any:
     return response.json()
 
 
-def story(order_id: str, endpoints: Endpoints, secret: str) -> dict[str, Any]:
+def story(order_id: str, endpoints: Endpoints, secret: str, timeout: float = 10) -> dict[str, Any]:
     staff = token(secret, "azl-cli", "staff")
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=timeout) as client:
         order = _get(client, f"{endpoints.orders}/orders/{order_id}", staff)
         customer_id = order.get("customer_id")
         customer = token(secret, customer_id, "customer") if customer_id else staff
