@@ -172,9 +172,13 @@ async def metric(process: ServiceProcess, name: str, **labels: str) -> float:
     async with httpx.AsyncClient(base_url=process.base_url, timeout=10) as http:
         response = await http.get("/metrics")
     response.raise_for_status()
+    families = list(text_string_to_metric_families(response.text))
+    if not any(name == f.name or name.startswith(f.name + "_") for f in families):
+        # a metric renamed or misspelt must fail the test, not read as 0
+        raise KeyError(f"{process.service} exports no metric {name}")
     return sum(
         sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in families
         for sample in family.samples
         if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
     )
