@@ -41,6 +41,7 @@ from azl_testing.infra import (
     new_namespace,
     remove_everything,
 )
+from azl_testing.otlp import OtlpReceiver
 from azl_testing.processes import ServiceProcess
 from azl_testing.tokens import bearer
 from seed import seed_orders
@@ -285,14 +286,15 @@ class RawFloor:
 
 
 class Platform:
-    def __init__(self, infra: Infra, log_dir: Path) -> None:
+    def __init__(self, infra: Infra, log_dir: Path, extra_env: dict[str, str]) -> None:
         self.infra = infra
         self.log_dir = log_dir
+        self.extra_env = {"AZL_LOG_LEVEL": "INFO", **extra_env}
         self.processes: dict[str, ServiceProcess] = {}
 
     def start(self, *names: str) -> None:
         started = [
-            ServiceProcess(n, self.infra, self.log_dir, extra_env={"AZL_LOG_LEVEL": "INFO"}).start()
+            ServiceProcess(n, self.infra, self.log_dir, extra_env=self.extra_env).start()
             for n in names
         ]
         for process in started:
@@ -452,11 +454,15 @@ async def main(args: argparse.Namespace) -> None:
     log_dir = Path(f"/tmp/azl-bench-{namespace}")
     log_dir.mkdir(parents=True)
     figures = Figures()
-    platform = Platform(infra, log_dir)
+    # --tracing: the services export every span to a receiver in this process (OTLP/HTTP)
+    collector = OtlpReceiver().start() if args.tracing else None
+    tracing_env = {} if collector is None else {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}
+    platform = Platform(infra, log_dir, tracing_env)
     raw = RawFloor(namespace, args.orders)
     bus: Bus | None = None
     try:
         print(f"namespace {namespace}; logs in {log_dir}", flush=True)
+        print(f"tracing {'on' if collector else 'off'}", flush=True)
         await raw.setup()
         platform.start("orders")
         bus = await Bus(infra).connect()
@@ -508,6 +514,7 @@ async def main(args: argparse.Namespace) -> None:
         # 3. the full flow through all four services
         if args.single_hop_only:
             add_memory(figures, rest, peak)
+            add_spans(figures, collector)
             figures.print()
             return
         platform.start("fees", "notifications", "complaints")
@@ -540,10 +547,13 @@ async def main(args: argparse.Namespace) -> None:
 
         # 5. memory
         add_memory(figures, rest, peak, flow_peak)
+        add_spans(figures, collector)
     finally:
         if bus is not None:
             await bus.close()
         platform.stop()
+        if collector is not None:
+            collector.stop()
         await raw.teardown()
         await remove_everything(infra)
         remaining = await leftovers(infra)
@@ -571,6 +581,11 @@ def add_memory(figures: Figures, rest: dict[str, float], *peaks: PeakRss) -> Non
     for name in rest:
         loaded = max(p.peak.get(name, 0) for p in peaks)
         figures.add(f"RSS {name}: at rest / under load", f"{rest[name]:.0f} / {loaded:.0f} MB")
+
+
+def add_spans(figures: Figures, collector: OtlpReceiver | None) -> None:
+    if collector is not None:
+        figures.add("tracing on: spans received so far", str(len(collector.spans())))
 
 
 async def full_flow(bus: Bus, count: int, rate: float | None = None) -> tuple[float, list[float]]:
@@ -625,6 +640,11 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument(
         "--single-hop-only", action="store_true", help="stop after the single hop (for tuning)"
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="services trace every message (OTLP to a receiver in this process)",
     )
     arguments = parser.parse_args()
     if arguments.quick:

@@ -20,8 +20,9 @@ from azl_testing.mail import MailServer
 from azl_testing.notifications import subscribe
 from azl_testing.otlp import OtlpReceiver, ReceivedSpan
 from azl_testing.processes import ServiceProcess
+from azl_testing.tokens import bearer
 from azl_testing.webhooks import WebhookReceiver
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from .conftest import SERVICES, Platform
@@ -89,7 +90,10 @@ def _shown(span: ReceivedSpan) -> str:
 
 
 async def test_an_order_placed_and_paid_is_one_trace_across_the_four_services(
-    traced_bus: Bus, collector: OtlpReceiver, webhook_receiver: WebhookReceiver
+    traced_bus: Bus,
+    traced_platform: Platform,
+    collector: OtlpReceiver,
+    webhook_receiver: WebhookReceiver,
 ) -> None:
     bus = traced_bus
     hook = webhook_receiver.hook()
@@ -98,21 +102,28 @@ async def test_an_order_placed_and_paid_is_one_trace_across_the_four_services(
     # not the global provider: the test only needs its span's context passed on
     root = TracerProvider().get_tracer("tests").start_span("customer places and pays")
     with trace.use_span(root, end_on_exit=True):
-        order = await flows.place(bus, builders.customer())
+        customer = builders.customer()
+        order = await flows.place(bus, customer)
         await bus.emit(builders.deposit(order.order_id, order.required_deposit))
+        # and the customer looks at the ledger, from the same trace
+        headers = bearer(customer.id)
+        propagate.inject(headers)
+        async with traced_platform.http("fees") as fees:
+            assert (await fees.get(f"/ledgers/{order.order_id}", headers=headers)).is_success
     trace_id = format(root.get_span_context().trace_id, "032x")
     root_id = format(root.get_span_context().span_id, "016x")
-    await hook.wait_for(lambda r: r.json["data"]["order_id"] == str(order.order_id))
+    await hook.wait_for(lambda r: r.json["data"]["order_id"] == str(order.order_id), timeout=60)
 
     def complete(spans: list[ReceivedSpan]) -> bool:
         """The webhook's delivery span is in, and every span of the trace hangs from the
         test's span through spans received (none is waiting for its parent)."""
         ours = [s for s in spans if s.trace_id == trace_id]
         ids = {s.span_id for s in ours} | {root_id}
-        delivered = any(s.name == "deliver webhook" for s in ours)
-        return delivered and all(s.parent_id in ids for s in ours)
+        names = {s.name for s in ours}
+        seen = {"deliver webhook", "GET /ledgers/{order_id}"} <= names
+        return seen and all(s.parent_id in ids for s in ours)
 
-    spans = [s for s in await collector.wait_for(complete) if s.trace_id == trace_id]
+    spans = [s for s in await collector.wait_for(complete, timeout=60) if s.trace_id == trace_id]
     by_id = {s.span_id: s for s in spans}
 
     assert {s.service for s in spans} == set(SERVICES)
