@@ -8,7 +8,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -193,3 +195,31 @@ async def test_a_dead_letter_keeps_the_context_it_came_with(
     [handling] = _named(exported, "process")
     assert exchange.headers == [came_with]
     assert _parent_id(letter) == _span_id(handling)
+
+
+async def test_a_read_api_request_is_a_server_span_named_by_its_route(
+    exported: InMemorySpanExporter,
+) -> None:
+    app = FastAPI()
+
+    @app.get("/ledgers/{order_id}")
+    async def ledger(order_id: str) -> dict[str, str]:
+        return {"order_id": order_id}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(tracing.HttpSpans)
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        assert (await client.get("/ledgers/o-1", headers={"traceparent": caller})).is_success
+        assert (await client.get("/healthz")).is_success
+
+    [request] = exported.get_finished_spans()
+    assert request.name == "GET /ledgers/{order_id}"
+    assert request.kind is trace.SpanKind.SERVER
+    assert _parent_id(request) == "b7ad6b7169203331"
+    assert request.attributes is not None
+    assert request.attributes["http.response.status_code"] == 200
