@@ -42,6 +42,7 @@ from azl_testing.infra import (
     new_namespace,
     remove_everything,
 )
+from azl_testing.otlp import OtlpReceiver
 from azl_testing.processes import ServiceProcess
 from azl_testing.tokens import bearer
 from seed import seed_orders
@@ -292,9 +293,10 @@ class RawFloor:
 
 
 class Platform:
-    def __init__(self, infra: Infra, log_dir: Path) -> None:
+    def __init__(self, infra: Infra, log_dir: Path, extra_env: dict[str, str]) -> None:
         self.infra = infra
         self.log_dir = log_dir
+        self.extra_env = {"AZL_LOG_LEVEL": "INFO", **extra_env}
         self.processes: dict[str, ServiceProcess] = {}
 
     @property
@@ -302,8 +304,8 @@ class Platform:
         """The services as deployed: the kit's default pool, not the suite's small one."""
         default_pool = ServiceSettings.model_fields["db_pool_size"].default
         return {
-            "AZL_LOG_LEVEL": "INFO",
             "AZL_DB_POOL_SIZE": os.environ.get("AZL_DB_POOL_SIZE", str(default_pool)),
+            **self.extra_env,
         }
 
     def start(self, *names: str) -> None:
@@ -468,11 +470,15 @@ async def main(args: argparse.Namespace) -> None:
     log_dir = Path(f"/tmp/azl-bench-{namespace}")
     log_dir.mkdir(parents=True)
     figures = Figures()
-    platform = Platform(infra, log_dir)
+    # --tracing: the services export every span to a receiver in this process (OTLP/HTTP)
+    collector = OtlpReceiver().start() if args.tracing else None
+    tracing_env = {} if collector is None else {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}
+    platform = Platform(infra, log_dir, tracing_env)
     raw = RawFloor(namespace, args.orders)
     bus: Bus | None = None
     try:
         print(f"namespace {namespace}; logs in {log_dir}", flush=True)
+        print(f"tracing {'on' if collector else 'off'}", flush=True)
         await raw.setup()
         platform.start("orders")
         bus = await Bus(infra).connect()
@@ -492,6 +498,7 @@ async def main(args: argparse.Namespace) -> None:
         peaks = [peak]
         if args.single_hop_only:
             add_memory(figures, rest, peak)
+            add_spans(figures, collector)
             figures.print()
             print_headline(rounds, args, peaks)
             return
@@ -526,10 +533,13 @@ async def main(args: argparse.Namespace) -> None:
 
         # 5. memory
         add_memory(figures, rest, peak, flow_peak)
+        add_spans(figures, collector)
     finally:
         if bus is not None:
             await bus.close()
         platform.stop()
+        if collector is not None:
+            collector.stop()
         await raw.teardown()
         await remove_everything(infra)
         remaining = await leftovers(infra)
@@ -695,6 +705,11 @@ def add_memory(figures: Figures, rest: dict[str, float], *peaks: PeakRss) -> Non
         figures.add(f"RSS {name}: at rest / under load", f"{rest[name]:.0f} / {loaded:.0f} MB")
 
 
+def add_spans(figures: Figures, collector: OtlpReceiver | None) -> None:
+    if collector is not None:
+        figures.add("tracing on: spans received so far", str(len(collector.spans())))
+
+
 async def full_flow(bus: Bus, count: int, rate: float | None = None) -> tuple[float, list[float]]:
     """Orders placed (all at once, or at ``rate`` per second), each paid when its placement
     is seen, until the customer's inbox entry exists: orders per second and latencies."""
@@ -750,6 +765,11 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument(
         "--single-hop-only", action="store_true", help="stop after the single hop (for tuning)"
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="services trace every message (OTLP to a receiver in this process)",
     )
     arguments = parser.parse_args()
     if arguments.quick:

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from azl_contracts import notifications as contract
 from azl_contracts.notifications import Channel
+from azl_kit import tracing
 from azl_kit.flow import FlowContext
 from azl_kit.logging import get_logger, log_context
 from azl_kit.outbox import Stored
@@ -84,6 +85,7 @@ class Claimed:
     payload: dict[str, Any]
     attempt: int
     secret: str | None
+    trace_context: dict[str, str] | None = None
 
     @property
     def flow(self) -> FlowContext:
@@ -298,16 +300,22 @@ class DeliveryWorker:
                 payload=r.payload,
                 attempt=r.attempts + 1,
                 secret=r.secret,
+                trace_context=r.trace_context,
             )
             for r in due
         ]
 
     async def deliver(self, delivery: Claimed) -> None:
         """One attempt, logged in the flow of the event that caused the delivery."""
-        with log_context(
-            correlation_id=delivery.correlation_id,
-            causation_id=str(delivery.causation_id),
-            delivery_id=str(delivery.delivery_id),
+        with (
+            log_context(
+                correlation_id=delivery.correlation_id,
+                causation_id=str(delivery.causation_id),
+                delivery_id=str(delivery.delivery_id),
+            ),
+            tracing.delivering(
+                delivery.trace_context, channel=delivery.channel.value, attempt=delivery.attempt
+            ),
         ):
             await self._attempt(delivery)
 
@@ -388,6 +396,7 @@ class DeliveryWorker:
                 attempt=delivery.attempt,
             )
         await self._runtime.publish_committed(stored)
+        tracing.annotate(delivery_outcome=decision.outcome.value, status_code=result.status_code)
         log.info(
             "delivery attempt",
             channel=delivery.channel.value,

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from azl_contracts import ActorRole
 from azl_contracts.common import Language
 from azl_contracts.notifications import Channel
+from azl_kit import tracing
 from azl_kit.flow import FlowContext
 from azl_kit.tables import messaging_tables
 from azl_kit.uow import Clock, UnitOfWork, utc_now
@@ -148,6 +149,8 @@ deliveries_table = Table(
     Column("correlation_id", Text, nullable=False),
     Column("causation_id", Uuid, nullable=False),
     Column("payload", JSONB, nullable=False),
+    # the trace context of the handling that queued it (azl_kit.tracing); null when off
+    Column("trace_context", JSONB, nullable=True),
     Column("status", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=True),
@@ -267,6 +270,7 @@ class NotificationsUnitOfWork(UnitOfWork):
                 correlation_id=self.flow.correlation_id,
                 causation_id=self.flow.causation_id or draft.source_event_id,
                 payload=draft.payload,
+                trace_context=tracing.context_headers(),
                 status=DeliveryStatus.PENDING.value,
                 attempts=0,
                 next_attempt_at=draft.created_at,

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from . import tracing
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -96,8 +97,9 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         raw: Any = (await conn.get_raw_connection()).driver_connection
         lost = False
         try:
-            async with raw.transaction():
-                yield conn
+            with tracing.transaction():
+                async with raw.transaction():
+                    yield conn
         except BaseException as error:
             lost = connection_lost(error)
             raise

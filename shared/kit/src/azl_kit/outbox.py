@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from . import tracing
 from .db import driver
 from .logging import get_logger
 from .metrics import Metrics
@@ -82,6 +83,9 @@ def insert_rows_sql(first_parameter: int, *, where: str = "") -> str:
 
 
 def row_arrays(messages: Sequence[OutgoingMessage]) -> tuple[list[Any], ...]:
+    """The rows' headers keep the writer's trace context (when tracing is on): the relay's
+    publish of a row, however late, is a span of the trace that wrote it."""
+    writer = tracing.context_headers()
     return (
         [m.message_id for m in messages],
         [m.exchange for m in messages],
@@ -89,7 +93,7 @@ def row_arrays(messages: Sequence[OutgoingMessage]) -> tuple[list[Any], ...]:
         [m.message_type for m in messages],
         [m.correlation_id for m in messages],
         [m.causation_id for m in messages],
-        [json.dumps(m.headers) for m in messages],
+        [json.dumps(m.headers if writer is None else {**m.headers, **writer}) for m in messages],
         [m.body for m in messages],
     )
 

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from azl_contracts import MessageKind
 from azl_contracts.topology import QueueSpec
 
-from . import broker, queries
+from . import broker, queries, tracing
 from .applying import Applier, NotApplicable, UnitOfWorkFactory
 from .authorisation import Authorisation, Check, Untrusted
 from .dead_letters import DeadLetterCode, DeadLetters
@@ -115,7 +115,9 @@ class MessagePipeline:
             queue=self._queue_name,
         ):
             try:
-                outcome = await self.process(envelope)
+                with tracing.handling(envelope) as span:
+                    outcome = await self.process(envelope)
+                    tracing.handled(span, outcome)
             except Stopping:
                 # held through an outage: unsettled, the broker takes it back uncounted
                 log.info("service stopping; message left to the broker")
@@ -221,6 +223,7 @@ class MessagePipeline:
         self, kind: FailureKind, attempt: int, delay: float, error: BaseException
     ) -> None:
         self._metrics.retries.labels(self._queue_name, kind.value).inc()
+        tracing.retried(kind.value, attempt, delay)
         # waiting for a message on another queue is the ordinary course of things
         report = log.info if kind is FailureKind.WAITING else log.warning
         report(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import broker
+from . import broker, tracing
 from .outgoing import OutgoingMessage
 
 if TYPE_CHECKING:
@@ -31,19 +31,28 @@ class Publisher:
         self._exchanges = exchanges
 
     async def publish(self, message: OutgoingMessage) -> None:
-        await broker.publish(
-            self._exchanges[message.exchange],
-            message.body,
+        headers = message.amqp_headers()
+        message_id = str(message.message_id)
+        with tracing.publishing(
+            exchange=message.exchange,
             routing_key=message.routing_key,
-            headers=message.amqp_headers(),
-            app_id=self._app_id,
-            user_id=self._user_id,
-            message_id=str(message.message_id),
-            correlation_id=message.correlation_id,
             message_type=message.message_type,
-            timestamp=datetime.now(UTC),
-            content_type="application/json",
-        )
+            message_id=message_id,
+            headers=headers,
+        ):
+            await broker.publish(
+                self._exchanges[message.exchange],
+                message.body,
+                routing_key=message.routing_key,
+                headers=headers,
+                app_id=self._app_id,
+                user_id=self._user_id,
+                message_id=message_id,
+                correlation_id=message.correlation_id,
+                message_type=message.message_type,
+                timestamp=datetime.now(UTC),
+                content_type="application/json",
+            )
 
     async def publish_raw(
         self,
@@ -54,18 +63,27 @@ class Publisher:
         properties: dict[str, Any],
         headers: dict[str, Any],
     ) -> None:
-        """Re-publish a message as it came (dead-lettering), keeping its properties."""
-        await broker.publish(
-            self._exchanges[exchange],
-            body,
+        """Re-publish a message as it came (dead-lettering), keeping its properties and its
+        trace context (a replay carries on the trace it came from)."""
+        with tracing.publishing(
+            exchange=exchange,
             routing_key=routing_key,
-            headers=headers,
-            app_id=self._app_id,
-            user_id=self._user_id,
-            message_id=properties.get("message_id"),
-            correlation_id=properties.get("correlation_id"),
             message_type=properties.get("message_type"),
-            timestamp=properties.get("timestamp"),
-            content_type=properties.get("content_type"),
-            reply_to=properties.get("reply_to"),
-        )
+            message_id=properties.get("message_id"),
+            headers=headers,
+            as_it_came=True,
+        ):
+            await broker.publish(
+                self._exchanges[exchange],
+                body,
+                routing_key=routing_key,
+                headers=headers,
+                app_id=self._app_id,
+                user_id=self._user_id,
+                message_id=properties.get("message_id"),
+                correlation_id=properties.get("correlation_id"),
+                message_type=properties.get("message_type"),
+                timestamp=properties.get("timestamp"),
+                content_type=properties.get("content_type"),
+                reply_to=properties.get("reply_to"),
+            )

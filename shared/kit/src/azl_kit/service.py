@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from azl_contracts.export import asyncapi_document
 from azl_contracts.topology import queues_of
 
-from . import broker, outbox
+from . import broker, outbox, tracing
 from .authorisation import Authorisation
 from .broker import Broker
 from .db import create_engine, ensure_database, migrate, transaction
@@ -265,6 +265,7 @@ class ServiceRuntime(Generic[S, U]):
         for engine in (self.engine, self.relay_engine):
             if engine is not None:
                 await _bounded("database pool", engine.dispose(), left(3.0))
+        tracing.shutdown()
         log.info("service stopped")
 
     async def is_ready(self) -> tuple[bool, dict[str, str]]:
@@ -371,6 +372,8 @@ def build_app(definition: ServiceDefinition[S, U]) -> FastAPI:
     )
     app.state.runtime = runtime
     app.add_middleware(RefuseNul)
+    if tracing.configure(settings.service):  # decided once, before anything is built
+        app.add_middleware(tracing.HttpSpans)
     app.add_middleware(ObservedHttp, metrics=runtime.metrics)  # outermost: sees every request
     app.include_router(operations_router())
     for router in definition.routers:
