@@ -110,7 +110,9 @@ async def test_an_order_placed_and_paid_is_one_trace_across_the_four_services(
         customer = builders.customer()
         order = await flows.place(bus, customer)
         await bus.emit(builders.deposit(order.order_id, order.required_deposit))
-        # and the customer looks at the ledger, from the same trace
+        # and the customer looks at the ledger, from the same trace, once fees opened it
+        # (from the placement, on a queue of its own)
+        await bus.wait_for_order("fees.ledger.updated", order.order_id)
         headers = bearer(customer.id)
         propagate.inject(headers)
         async with traced_platform.http("fees") as fees:
