@@ -17,11 +17,11 @@ from azl_kit.handlers import Handlers
 
 from .catalog import Catalogs
 from .domain import Ledger, goods_of, packages_of
+from .ports import UnitOfWork
 from .pricing import quote as price_quote
-from .storage import FeesUnitOfWork
 
 
-async def _ledger(uow: FeesUnitOfWork, order_id: UUID) -> Ledger:
+async def _ledger(uow: UnitOfWork, order_id: UUID) -> Ledger:
     ledger = await uow.ledgers.get(order_id)
     if ledger is None:
         # The order's placement has not reached fees yet (its own queue); try again shortly.
@@ -29,9 +29,7 @@ async def _ledger(uow: FeesUnitOfWork, order_id: UUID) -> Ledger:
     return ledger
 
 
-async def open_ledger(
-    event: orders.OrderPlaced, uow: FeesUnitOfWork, *, catalogs: Catalogs
-) -> None:
+async def open_ledger(event: orders.OrderPlaced, uow: UnitOfWork, *, catalogs: Catalogs) -> None:
     if await uow.ledgers.get(event.order_id) is not None:
         return
     uow.ledgers.add(
@@ -47,7 +45,7 @@ async def open_ledger(
 
 
 async def order_deposited(
-    event: orders.OrderDeposited, uow: FeesUnitOfWork, *, catalogs: Catalogs
+    event: orders.OrderDeposited, uow: UnitOfWork, *, catalogs: Catalogs
 ) -> None:
     ledger = await _ledger(uow, event.order_id)
     ledger.order_deposited(
@@ -61,7 +59,7 @@ async def order_deposited(
 
 async def goods_changed(
     event: orders.QuantitiesIncreased | orders.ItemsConfirmed | orders.ItemsDeclined,
-    uow: FeesUnitOfWork,
+    uow: UnitOfWork,
     *,
     catalogs: Catalogs,
 ) -> None:
@@ -75,7 +73,7 @@ async def goods_changed(
 
 
 async def services_updated(
-    event: orders.ServicesUpdated, uow: FeesUnitOfWork, *, catalogs: Catalogs
+    event: orders.ServicesUpdated, uow: UnitOfWork, *, catalogs: Catalogs
 ) -> None:
     ledger = await _ledger(uow, event.order_id)
     ledger.services_updated(
@@ -87,7 +85,7 @@ async def services_updated(
 
 
 async def order_cancelled(
-    event: orders.OrderCancelled, uow: FeesUnitOfWork, *, catalogs: Catalogs
+    event: orders.OrderCancelled, uow: UnitOfWork, *, catalogs: Catalogs
 ) -> None:
     ledger = await _ledger(uow, event.order_id)
     ledger.order_cancelled(
@@ -99,7 +97,7 @@ async def order_cancelled(
 
 
 async def order_delivered(
-    event: orders.OrderDelivered, uow: FeesUnitOfWork, *, catalogs: Catalogs
+    event: orders.OrderDelivered, uow: UnitOfWork, *, catalogs: Catalogs
 ) -> None:
     ledger = await _ledger(uow, event.order_id)
     ledger.order_delivered(
@@ -111,25 +109,25 @@ async def order_delivered(
     )
 
 
-async def record_deposit(event: payments.DepositReceived, uow: FeesUnitOfWork) -> None:
+async def record_deposit(event: payments.DepositReceived, uow: UnitOfWork) -> None:
     ledger = await _ledger(uow, event.order_id)
     ledger.record_payment(event.payment_id, event.amount_vnd, "deposit", uow.now())
 
 
-async def record_payment(event: payments.PaymentReceived, uow: FeesUnitOfWork) -> None:
+async def record_payment(event: payments.PaymentReceived, uow: UnitOfWork) -> None:
     ledger = await _ledger(uow, event.order_id)
     ledger.record_payment(
         event.payment_id, event.amount_vnd, f"payment ({event.method.value})", uow.now()
     )
 
 
-async def record_payout(event: payments.RefundPaid, uow: FeesUnitOfWork) -> None:
+async def record_payout(event: payments.RefundPaid, uow: UnitOfWork) -> None:
     ledger = await _ledger(uow, event.order_id)
     ledger.record_payout(event.refund_id, event.amount_vnd, "refund paid out", uow.now())
 
 
 async def record_refund(
-    event: complaints.RefundApproved, uow: FeesUnitOfWork, *, deduct_shipping: bool
+    event: complaints.RefundApproved, uow: UnitOfWork, *, deduct_shipping: bool
 ) -> None:
     ledger = await _ledger(uow, event.order_id)
     ledger.record_refund(
@@ -142,8 +140,8 @@ async def quote(request: contract.QuoteRequest, *, catalogs: Catalogs) -> contra
     return price_quote(request, catalogs.current)
 
 
-def build_handlers(catalogs: Catalogs, *, deduct_shipping: bool) -> Handlers[FeesUnitOfWork]:
-    handlers: Handlers[FeesUnitOfWork] = Handlers()
+def build_handlers(catalogs: Catalogs, *, deduct_shipping: bool) -> Handlers[UnitOfWork]:
+    handlers: Handlers[UnitOfWork] = Handlers()
     handlers.add(orders.OrderPlaced, partial(open_ledger, catalogs=catalogs))
     handlers.add(orders.OrderDeposited, partial(order_deposited, catalogs=catalogs))
     handlers.add(orders.QuantitiesIncreased, partial(goods_changed, catalogs=catalogs))

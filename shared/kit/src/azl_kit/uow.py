@@ -1,6 +1,8 @@
 """The unit of work: one database transaction per message, and the events it caused.
 
-Each service subclasses it to add its repositories. Aggregates record the events they cause
+Each service subclasses it to add its repositories, and states what its handlers use of it
+as a port (``<service>/ports.py``, extending ``UnitOfWorkPort``), so that its handlers can be
+proven against an in-memory fake. Aggregates record the events they cause
 (``aggregate.events``); the unit of work collects them from every aggregate it has seen, so
 the pipeline can store them in the outbox in the same transaction.
 """
@@ -26,6 +28,18 @@ def utc_now() -> datetime:
 
 class RecordsEvents(Protocol):
     events: list[Event]
+
+
+class UnitOfWorkPort(Protocol):
+    """What every handler may use of its unit of work, whatever the service: the flow of the
+    message being handled, the clock, and events that no aggregate records."""
+
+    @property
+    def flow(self) -> FlowContext: ...
+
+    def now(self) -> datetime: ...
+
+    def publish(self, *events: Event) -> None: ...
 
 
 class UnitOfWork:
