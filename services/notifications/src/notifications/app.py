@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from azl_kit.service import ServiceDefinition, build_app
 from azl_kit.waiting import Waits
 
-from . import api
+from . import api, ports
 from .delivery import delivery_loop
 from .domain import StaffDirectory
 from .handlers import Context, build_handlers
@@ -18,6 +18,7 @@ from .storage import NotificationsUnitOfWork
 from .templates import Renderer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+UNIT_OF_WORK: type[ports.UnitOfWork] = NotificationsUnitOfWork  # mypy holds it to the port
 
 
 def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
