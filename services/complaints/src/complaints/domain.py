@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from azl_contracts import Actor, ActorRole, Event, ReasonCode
+from azl_contracts import Actor, ActorRole, ReasonCode
 from azl_contracts import complaints as contract
 from azl_contracts.common import OrderStatus
 from azl_contracts.complaints import (
@@ -35,6 +35,7 @@ from azl_contracts.complaints import (
     ComplaintType,
     Resolution,
 )
+from azl_kit.aggregates import Aggregate
 from azl_kit.errors import (
     DomainError,
     Duplicate,
@@ -173,7 +174,7 @@ class Step:
 
 
 @dataclass
-class Complaint:
+class Complaint(Aggregate):
     complaint_id: UUID
     order_id: UUID
     customer_id: str
@@ -186,7 +187,6 @@ class Complaint:
     status: ComplaintStatus
     opened_at: datetime
     updated_at: datetime
-    version: int = 0
     resolution: Resolution | None = None
     resolved_amount_vnd: Decimal | None = None
     shipping_deducted_vnd: Decimal | None = None
@@ -194,8 +194,6 @@ class Complaint:
     closed_reason: ReasonCode | None = None
     history: list[Step] = field(default_factory=list)
     thread: list[ThreadEntry] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
-    _changed: bool = field(default=False, repr=False, compare=False)
 
     # --- opening ------------------------------------------------------------------------
 
@@ -295,7 +293,7 @@ class Complaint:
         self._authorize(actor)
         self._require(*ACTIVE, command="add-comment")
         body = _text("body", body)
-        self._touch(now)
+        self._touch_at(now)
         self.thread.append(ThreadEntry(comment_id, ThreadKind.COMMENT, actor, body, (), now))
         self._record(contract.ComplaintCommentAdded, actor, now, comment_id=comment_id, body=body)
 
@@ -383,10 +381,6 @@ class Complaint:
     # --- derived values -----------------------------------------------------------------
 
     @property
-    def changed(self) -> bool:
-        return self._changed
-
-    @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
@@ -422,11 +416,8 @@ class Complaint:
                 allowed=[s.value for s in statuses],
             )
 
-    def _touch(self, now: datetime) -> None:
-        """The first change in a unit of work moves the version on, once."""
-        if not self._changed:
-            self.version += 1
-            self._changed = True
+    def _touch_at(self, now: datetime) -> None:
+        self._touch()
         self.updated_at = now
 
     def _move(
@@ -438,7 +429,7 @@ class Complaint:
         now: datetime,
         note: str | None = None,
     ) -> None:
-        self._touch(now)
+        self._touch_at(now)
         self.status = to_status
         self.history.append(Step(step, from_status, to_status, actor, now, note))
 

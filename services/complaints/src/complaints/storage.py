@@ -37,10 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from azl_contracts import Actor, ReasonCode
 from azl_contracts.common import OrderStatus
 from azl_contracts.complaints import ComplaintStatus, ComplaintType, Resolution
+from azl_kit.aggregates import VersionedRepository
 from azl_kit.errors import ConcurrencyConflict
-from azl_kit.flow import FlowContext
 from azl_kit.tables import messaging_tables
-from azl_kit.uow import Clock, UnitOfWork, utc_now
+from azl_kit.uow import UnitOfWork, repository
 
 from .domain import ACTIVE, ApprovedRefund, Complaint, OrderFacts, Step, ThreadEntry, ThreadKind
 
@@ -243,17 +243,8 @@ async def read_order_facts(
 # --- repository and unit of work -------------------------------------------------------
 
 
-class ComplaintRepository:
-    def __init__(self, conn: AsyncConnection, uow: UnitOfWork) -> None:
-        self._conn = conn
-        self._uow = uow
-        self._new: list[Complaint] = []
-        self._loaded: list[Complaint] = []
-
-    def _track(self, complaint: Complaint) -> Complaint:
-        self._loaded.append(complaint)
-        self._uow.track(complaint)
-        return complaint
+class ComplaintRepository(VersionedRepository[Complaint]):
+    kind = "complaint"
 
     async def get(self, complaint_id: UUID) -> Complaint | None:
         query = select(_c).where(_c.c.complaint_id == complaint_id)
@@ -293,40 +284,25 @@ class ComplaintRepository:
         if (await self._conn.execute(query)).scalar() != complaint.version:
             raise ConcurrencyConflict(f"complaint {complaint.complaint_id} changed underneath")
 
-    def add(self, complaint: Complaint) -> None:
-        self._new.append(complaint)
-        self._uow.track(complaint)
+    def _identity(self, complaint: Complaint) -> UUID:
+        return complaint.complaint_id
 
-    async def flush(self) -> None:
-        """Write new and changed complaints; a changed version underneath is a conflict."""
-        for complaint in self._new:
-            await self._conn.execute(
-                insert(_c).values(complaint_id=complaint.complaint_id, **_columns(complaint))
-            )
-        for complaint in self._loaded:
-            if not complaint.changed:
-                continue
-            result = await self._conn.execute(
-                update(_c)
-                .where(
-                    _c.c.complaint_id == complaint.complaint_id,
-                    _c.c.version == complaint.version - 1,
-                )
-                .values(**_columns(complaint))
-            )
-            if result.rowcount != 1:
-                raise ConcurrencyConflict(f"complaint {complaint.complaint_id} changed underneath")
-        self._new.clear()
-        self._loaded.clear()
+    async def _insert(self, complaint: Complaint, now: datetime) -> None:
+        await self._conn.execute(
+            insert(_c).values(complaint_id=complaint.complaint_id, **_columns(complaint))
+        )
+
+    async def _update(self, complaint: Complaint, expected_version: int, now: datetime) -> bool:
+        result = await self._conn.execute(
+            update(_c)
+            .where(_c.c.complaint_id == complaint.complaint_id, _c.c.version == expected_version)
+            .values(**_columns(complaint))
+        )
+        return result.rowcount == 1
 
 
 class ComplaintsUnitOfWork(UnitOfWork):
-    def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
-        super().__init__(connection, flow, clock)
-        self.complaints = ComplaintRepository(connection, self)
-
-    async def flush(self) -> None:
-        await self.complaints.flush()
+    complaints = repository(ComplaintRepository)
 
     async def order_facts(self, order_id: UUID, *, lock: bool = False) -> OrderFacts | None:
         """What is known of the order; ``lock`` holds its row until the transaction ends, so

@@ -23,12 +23,12 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from azl_contracts import Event
 from azl_contracts import fees as contract
 from azl_contracts import orders as order_events
 from azl_contracts.common import ItemStatus, OrderStatus, ServiceCode, ServiceTiming
 from azl_contracts.fees import LedgerEntryKind as Kind
 from azl_contracts.money import MAX_VND
+from azl_kit.aggregates import Aggregate
 from azl_kit.errors import InvalidState, LimitExceeded
 
 from .catalog import Catalog
@@ -116,7 +116,7 @@ def packages_of(packages: Iterable[order_events.Package]) -> list[PackageSize]:
 
 
 @dataclass
-class Ledger:
+class Ledger(Aggregate):
     order_id: UUID
     customer_id: str
     catalog_version: str
@@ -130,10 +130,7 @@ class Ledger:
     packages: list[PackageSize] = field(default_factory=list)
     shipping_deducted_vnd: Decimal = ZERO
     refund_due_vnd: Decimal | None = None
-    version: int = 0
     entries: list[Entry] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
-    _changed: bool = field(default=False, repr=False, compare=False)
     _new_entries: list[Entry] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -212,10 +209,6 @@ class Ledger:
 
     def charges_by_fee(self) -> dict[ServiceCode, Decimal]:
         return {code: self.charged(code) for code in ServiceCode if self.charged(code)}
-
-    @property
-    def changed(self) -> bool:
-        return self._changed
 
     @property
     def new_entries(self) -> list[Entry]:
@@ -526,12 +519,6 @@ class Ledger:
                 limit_vnd=MAX_VND,
                 amounts_vnd=over,
             )
-
-    def _touch(self) -> None:
-        """The first change in a unit of work moves the version on, once."""
-        if not self._changed:
-            self.version += 1
-            self._changed = True
 
     def _event_fields(self, now: datetime) -> dict[str, object]:
         return {"order_id": self.order_id, "customer_id": self.customer_id, "occurred_at": now}

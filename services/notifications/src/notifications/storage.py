@@ -35,14 +35,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from azl_contracts import ActorRole
 from azl_contracts.common import Language
 from azl_contracts.notifications import Channel
-from azl_kit.flow import FlowContext
 from azl_kit.tables import messaging_tables
-from azl_kit.uow import Clock, UnitOfWork, utc_now
+from azl_kit.uow import UnitOfWork
 
 from .domain import (
     ConversationEntry,
@@ -180,9 +178,6 @@ delivery_attempts_table = Table(
 
 
 class NotificationsUnitOfWork(UnitOfWork):
-    def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
-        super().__init__(connection, flow, clock)
-
     # --- orders and customers ------------------------------------------------------------
 
     async def remember_order(self, order_id: UUID, customer_id: str, order_code: str) -> None:

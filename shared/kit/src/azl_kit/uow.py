@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +42,40 @@ class UnitOfWorkPort(Protocol):
     def publish(self, *events: Event) -> None: ...
 
 
+class Flushes(Protocol):
+    async def flush(self) -> None: ...
+
+
+R = TypeVar("R", bound=Flushes)
+
+
+class repository(Generic[R]):  # noqa: N801 - used like a field declaration
+    """Declares a repository of a unit of work: ``orders = repository(OrderRepository)``.
+    It is made on first use, from the unit of work's connection and the unit of work, and
+    written when the unit of work flushes."""
+
+    def __init__(self, factory: Callable[[AsyncConnection, UnitOfWork], R]) -> None:
+        self._factory = factory
+        self._name = ""
+
+    def __set_name__(self, owner: type[UnitOfWork], name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, uow: None, owner: Any) -> repository[R]: ...
+
+    @overload
+    def __get__(self, uow: UnitOfWork, owner: Any) -> R: ...
+
+    def __get__(self, uow: UnitOfWork | None, owner: Any) -> R | repository[R]:
+        if uow is None:
+            return self
+        made: R = self._factory(uow.connection, uow)
+        uow.__dict__[self._name] = made  # from now on the attribute is the repository itself
+        uow._repositories.append(made)
+        return made
+
+
 class UnitOfWork:
     def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
         self.connection = connection
@@ -49,6 +83,7 @@ class UnitOfWork:
         self._clock = clock
         self._published: list[Event] = []
         self._seen: list[RecordsEvents] = []
+        self._repositories: list[Flushes] = []
 
     def now(self) -> datetime:
         return self._clock()
@@ -63,6 +98,8 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         """Write what the repositories hold; called by the pipeline before committing."""
+        for made in self._repositories:
+            await made.flush()
 
     def collect_events(self) -> list[Event]:
         events = list(self._published)
