@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -35,6 +35,7 @@ from azl_contracts.complaints import (
     ComplaintType,
     Resolution,
 )
+from azl_contracts.money import refund_shipping_deduction
 from azl_kit.aggregates import Aggregate
 from azl_kit.errors import (
     DomainError,
@@ -79,11 +80,16 @@ class AttachmentsRefused(ValidationFailed):
 
 @dataclass(frozen=True)
 class Policy:
-    """The settings that change the rules: AZL_COMPLAINT_ATTACHMENTS_ENABLED and
-    AZL_DEDUCT_SHIPPING_FROM_REFUNDS (the same setting the fees ledger applies)."""
+    """What changes the rules: ``attachments_enabled``, this service's setting
+    (AZL_COMPLAINT_ATTACHMENTS_ENABLED), and ``deduct_shipping``, which is not a setting of
+    complaints: the fees ledger owns it and states it (``OrderFacts.deducts_shipping``), and
+    ``for_order`` applies what the order's ledger said."""
 
     attachments_enabled: bool = True
     deduct_shipping: bool = False
+
+    def for_order(self, order: OrderFacts) -> Policy:
+        return replace(self, deduct_shipping=order.deducts_shipping)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,8 @@ class OrderFacts:
     shipping_deducted_vnd: Decimal = ZERO
     approved_refunds: Sequence[ApprovedRefund] = ()
     completed_at: datetime | None = None
+    deducts_shipping: bool = False
+    """Whether the order's ledger deducts shipping from refunds, as fees last stated it."""
 
     def _pending(self) -> list[ApprovedRefund]:
         """Refunds approved here that the fees ledger has not recorded yet."""
@@ -135,14 +143,15 @@ class OrderFacts:
         return max(ZERO, self.paid_vnd - self.refunded_vnd)
 
     def shipping_deduction(self, amount_vnd: Decimal, policy: Policy) -> Decimal:
-        """As the fees ledger will compute it: the charged international shipping not
-        deducted yet (once per order in total), never more than the refund itself."""
+        """What the fees ledger will deduct from this refund, by the one rule
+        (``azl_contracts.money.refund_shipping_deduction``): the shipping the ledger has not
+        deducted yet, less what refunds approved here but not recorded yet will deduct."""
         if not policy.deduct_shipping:
             return ZERO
         deducted = self.shipping_deducted_vnd + sum(
             (r.expected_deduction_vnd for r in self._pending()), ZERO
         )
-        return min(amount_vnd, max(ZERO, self.shipping_charged_vnd - deducted))
+        return refund_shipping_deduction(amount_vnd, self.shipping_charged_vnd - deducted)
 
 
 class ThreadKind(StrEnum):

@@ -104,7 +104,7 @@ async def resolve(command: commands.ResolveComplaint, uow: UnitOfWork, *, policy
         command.amount_vnd,
         command.note,
         order=order,
-        policy=policy,
+        policy=policy.for_order(order),
         now=uow.now(),
     )
 
@@ -169,9 +169,9 @@ async def goods_changed(
 
 
 async def ledger_updated(event: fees.LedgerUpdated, uow: UnitOfWork) -> None:
-    """What the customer paid and what was refunded bound a complaint's amount; the charged
-    international shipping and what was already deducted from refunds tell what a refund
-    will pay when shipping is deducted."""
+    """What the customer paid and what was refunded bound a complaint's amount; whether the
+    ledger deducts shipping from refunds (fees' setting, stated here), the charged
+    international shipping and what was already deducted tell what a refund will pay."""
     shipping: Counter[str] = Counter()
     refunds: dict[str, str] = {}
     for entry in event.entries:
@@ -191,6 +191,7 @@ async def ledger_updated(event: fees.LedgerUpdated, uow: UnitOfWork) -> None:
         refunded=event.refunds_total_vnd,
         shipping_charged=Decimal(max(0, shipping["charged"])),
         shipping_deducted=event.shipping_deducted_vnd,
+        deducts_shipping=bool(event.deducts_shipping_from_refunds),
         refunds=refunds,
         version=event.ledger_version,
     )

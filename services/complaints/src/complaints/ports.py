@@ -64,6 +64,7 @@ class UnitOfWork(UnitOfWorkPort, Protocol):
         refunded: Decimal,
         shipping_charged: Decimal,
         shipping_deducted: Decimal,
+        deducts_shipping: bool,
         refunds: dict[str, str],
         version: int,
     ) -> None: ...

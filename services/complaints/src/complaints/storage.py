@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -65,6 +66,7 @@ order_states_table = Table(
     Column("shipping_charged_vnd", Numeric(18, 0), nullable=False, server_default="0"),
     Column("shipping_deducted_vnd", Numeric(18, 0), nullable=False, server_default="0"),
     Column("ledger_refunds", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("deducts_shipping", Boolean, nullable=False, server_default=text("false")),
 )
 
 complaints_table = Table(
@@ -211,6 +213,7 @@ def order_facts(row: Any, approved_refunds: list[ApprovedRefund]) -> OrderFacts:
         shipping_deducted_vnd=Decimal(row.shipping_deducted_vnd),
         approved_refunds=approved_refunds,
         completed_at=row.completed_at,
+        deducts_shipping=row.deducts_shipping,
     )
 
 
@@ -323,6 +326,7 @@ class ComplaintsUnitOfWork(UnitOfWork):
             "shipping_charged_vnd": 0,
             "shipping_deducted_vnd": 0,
             "ledger_refunds": {},
+            "deducts_shipping": False,
             **base,
             **updates,
             "updated_at": self.now(),
@@ -375,11 +379,13 @@ class ComplaintsUnitOfWork(UnitOfWork):
         refunded: Decimal,
         shipping_charged: Decimal,
         shipping_deducted: Decimal,
+        deducts_shipping: bool,
         refunds: dict[str, str],
         version: int,
     ) -> None:
-        """The newest ledger snapshot: what was paid, refunded (per complaint) and what
-        international shipping was charged and already deducted from refunds."""
+        """The newest ledger snapshot: what was paid, refunded (per complaint), what
+        international shipping was charged and already deducted from refunds, and whether
+        the ledger deducts it."""
         await self._upsert(
             {"order_id": order_id, "customer_id": customer_id, "order_code": ""},
             {
@@ -387,6 +393,7 @@ class ComplaintsUnitOfWork(UnitOfWork):
                 "refunded_vnd": refunded,
                 "shipping_charged_vnd": shipping_charged,
                 "shipping_deducted_vnd": shipping_deducted,
+                "deducts_shipping": deducts_shipping,
                 "ledger_refunds": refunds,
                 "ledger_version": version,
             },

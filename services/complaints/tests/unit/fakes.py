@@ -100,6 +100,7 @@ class OrderRow:
     refunds: dict[str, str] = field(default_factory=dict)
     ledger_version: int = 0
     completed_at: datetime | None = None
+    deducts_shipping: bool = False
 
 
 class FakeUnitOfWork:
@@ -154,6 +155,7 @@ class FakeUnitOfWork:
             shipping_deducted_vnd=row.shipping_deducted,
             approved_refunds=approved,
             completed_at=row.completed_at,
+            deducts_shipping=row.deducts_shipping,
         )
 
     def _row(self, order_id: UUID, customer_id: str, code: str) -> OrderRow:
@@ -189,6 +191,7 @@ class FakeUnitOfWork:
         refunded: Decimal,
         shipping_charged: Decimal,
         shipping_deducted: Decimal,
+        deducts_shipping: bool,
         refunds: dict[str, str],
         version: int,
     ) -> None:
@@ -196,7 +199,7 @@ class FakeUnitOfWork:
         if row.ledger_version < version:
             row.paid, row.refunded, row.refunds = paid, refunded, refunds
             row.shipping_charged, row.shipping_deducted = shipping_charged, shipping_deducted
-            row.ledger_version = version
+            row.deducts_shipping, row.ledger_version = deducts_shipping, version
 
 
 async def handle(

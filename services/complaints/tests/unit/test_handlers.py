@@ -1,5 +1,6 @@
 """The complaints service handles every complaints command and every event its queues bind."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -79,7 +80,9 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AZL_DEDUCT_SHIPPING_FROM_REFUNDS", "true")
     policy = ComplaintsSettings().policy
     assert policy.attachments_enabled is False
-    assert policy.deduct_shipping is True
+    # one setting, the fees ledger's: complaints applies what each order's ledger states
+    assert policy.deduct_shipping is False
+    assert policy.for_order(replace(facts(), deducts_shipping=True)).deduct_shipping is True
 
 
 # --- the handlers' rules, on in-memory fakes (no broker, no database) ----------------------
@@ -370,3 +373,30 @@ async def test_the_projection_keeps_the_newest_status_and_the_ledgers_money(
     assert facts_.shipping_deducted_vnd == 10_000
     assert facts_.ledger_refunds == {"c-1": Decimal(40_000)}
     assert uow.commit() == []
+
+
+@pytest.mark.parametrize("deducts", [False, True])
+async def test_a_refund_deducts_shipping_as_the_orders_ledger_says_it_will(
+    handlers: Handlers[ports.UnitOfWork], deducts: bool
+) -> None:
+    """The setting is fees' (AZL_DEDUCT_SHIPPING_FROM_REFUNDS): complaints reads it from the
+    ledger's snapshot and expects the payout by the one rule, whatever its own environment."""
+    uow = FakeUnitOfWork()
+    await handle(handlers, placed(), uow)
+    await handle(handlers, status(OrderStatus.DELIVERED, 5), uow)
+    entries = [
+        entry(LedgerEntryKind.PAYMENT, 1_000_000, reference="p1"),
+        entry(LedgerEntryKind.CHARGE, 84_000, fee_code=ServiceCode.INTERNATIONAL_SHIPPING),
+    ]
+    snapshot = ledger(1, entries, payments_total_vnd=1_000_000, charges_total_vnd=84_000)
+    stated = snapshot.model_copy(update={"deducts_shipping_from_refunds": deducts})
+    await handle(handlers, stated, uow)
+    uow.commit()
+    complaint_id = await reviewed(handlers, uow)
+    await handle(handlers, refund(complaint_id, 300_000), uow)
+    resolved, approved = uow.commit()
+    assert isinstance(resolved, k.ComplaintResolved)
+    assert isinstance(approved, k.RefundApproved)
+    assert approved.amount_vnd == 300_000  # fees deducts it itself, by the same rule
+    assert resolved.shipping_deducted_vnd == (84_000 if deducts else None)
+    assert resolved.payout_vnd == (216_000 if deducts else 300_000)

@@ -25,7 +25,9 @@ def create_app(settings: FeesSettings | None = None) -> FastAPI:
         ServiceDefinition(
             settings=settings,
             handlers=build_handlers(
-                catalogs, deduct_shipping=settings.deduct_shipping_from_refunds
+                catalogs,
+                deduct_shipping=settings.deduct_shipping_from_refunds,
+                deposit_ratio=settings.deposit_ratio,
             ),
             uow_factory=FeesUnitOfWork,
             migrations=MIGRATIONS,

@@ -27,7 +27,7 @@ from azl_contracts import fees as contract
 from azl_contracts import orders as order_events
 from azl_contracts.common import ItemStatus, OrderStatus, ServiceCode, ServiceTiming
 from azl_contracts.fees import LedgerEntryKind as Kind
-from azl_contracts.money import MAX_VND
+from azl_contracts.money import MAX_VND, refund_shipping_deduction
 from azl_kit.aggregates import Aggregate
 from azl_kit.errors import InvalidState, LimitExceeded
 
@@ -131,6 +131,10 @@ class Ledger(Aggregate):
     shipping_deducted_vnd: Decimal = ZERO
     refund_due_vnd: Decimal | None = None
     entries: list[Entry] = field(default_factory=list)
+    deducts_shipping: bool = field(default=False, compare=False)
+    """The service's refund policy (``AZL_DEDUCT_SHIPPING_FROM_REFUNDS``), not stored: the
+    handler that loads the ledger gives it, and every snapshot states it, so complaints
+    expects each refund's payout as this ledger will record it."""
     _new_entries: list[Entry] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -143,6 +147,7 @@ class Ledger(Aggregate):
         *,
         order_version: int,
         catalog_version: str,
+        deducts_shipping: bool = False,
     ) -> Ledger:
         """A new order's ledger, priced with the catalog in force at placement."""
         ledger = cls(
@@ -153,6 +158,7 @@ class Ledger(Aggregate):
             list(services),
             goods_version=order_version,
             services_version=order_version,
+            deducts_shipping=deducts_shipping,
         )
         ledger._touch()
         return ledger
@@ -314,19 +320,21 @@ class Ledger(Aggregate):
         complaint_id: UUID,
         resolved_amount_vnd: Decimal,
         *,
-        deduct_shipping: bool,
+        deduct_shipping: bool | None = None,
         now: datetime,
     ) -> bool:
-        """A complaint's refund, once per complaint. With ``deduct_shipping`` the refund paid
-        is the resolved amount minus the charged international shipping not deducted yet: the
-        shipping is deducted once per order in total, and a refund never goes below 0."""
+        """A complaint's refund, once per complaint. When the ledger deducts shipping (its
+        ``deducts_shipping`` unless ``deduct_shipping`` says otherwise) the refund paid is
+        the resolved amount minus the charged international shipping not deducted yet
+        (``azl_contracts.money.refund_shipping_deduction``: once per order in total, and a
+        refund never goes below 0)."""
         reference = str(complaint_id)
         if self._has(Kind.REFUND, reference):
             return False
         deducted = ZERO
-        if deduct_shipping:
+        if self.deducts_shipping if deduct_shipping is None else deduct_shipping:
             left = self.charged(C.INTERNATIONAL_SHIPPING) - self.shipping_deducted_vnd
-            deducted = min(resolved_amount_vnd, max(ZERO, left))
+            deducted = refund_shipping_deduction(resolved_amount_vnd, left)
         paid = resolved_amount_vnd - deducted
         description = f"refund for complaint {reference}"
         if deducted:
@@ -551,6 +559,7 @@ class Ledger(Aggregate):
             cancelled_from=self.cancelled_from,
             refund_due_vnd=self.refund_due_vnd,
             shipping_deducted_vnd=self.shipping_deducted_vnd,
+            deducts_shipping_from_refunds=self.deducts_shipping,
         )
 
 

@@ -294,7 +294,10 @@ async def test_a_refund_is_recorded_with_the_shipping_setting_the_service_was_bu
     )
     uow.commit()
     await handle(handlers, refund_approved(80_000), uow)
-    (recorded,) = of_type(uow.commit(), contract.RefundRecorded)
+    events = uow.commit()
+    (recorded,) = of_type(events, contract.RefundRecorded)
+    (snapshot,) = of_type(events, contract.LedgerUpdated)
+    assert snapshot.deducts_shipping_from_refunds is deduct_shipping  # complaints reads it
     assert recorded.resolved_amount_vnd == 80_000
     assert recorded.shipping_deducted_vnd == (50_000 if deduct_shipping else 0)
     assert recorded.amount_vnd == (30_000 if deduct_shipping else 80_000)
@@ -320,9 +323,8 @@ async def test_an_event_a_ledger_rule_refuses_names_its_reason(
     assert Rejection.of(invalid.value).reason_code is ReasonCode.INVALID_STATE
 
 
-async def test_a_quote_is_priced_with_the_catalog_in_force(
-    handlers: Handlers[ports.UnitOfWork],
-) -> None:
+async def test_a_quote_is_priced_with_the_catalog_in_force_and_the_deposit_setting() -> None:
+    handlers = build_handlers(load_catalogs(), deduct_shipping=False, deposit_ratio=Decimal("0.5"))
     request = QuoteRequest.model_validate(
         {"items": [{"quantity": 2, "unit_price_cny": "100.00"}], "exchange_rate": "3500"}
     )
@@ -330,3 +332,4 @@ async def test_a_quote_is_priced_with_the_catalog_in_force(
     assert isinstance(reply, contract.Quote)
     assert reply.catalog_version == load_catalogs().current.version
     assert reply.goods_total_vnd == 700_000
+    assert (reply.deposit_ratio, reply.required_deposit_vnd) == (Decimal("0.5"), Decimal(350_000))

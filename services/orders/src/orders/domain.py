@@ -17,7 +17,7 @@ from uuid import UUID, uuid5
 
 import phonenumbers
 
-from azl_contracts import Actor, ActorRole, ReasonCode
+from azl_contracts import Actor, ActorRole, ReasonCode, money
 from azl_contracts import orders as contract
 from azl_contracts.common import (
     Delivery,
@@ -36,7 +36,6 @@ from azl_contracts.money import (
     MAX_VND,
     PricedLine,
     goods_total_vnd,
-    round_vnd,
 )
 from azl_kit.aggregates import Aggregate
 from azl_kit.errors import (
@@ -321,7 +320,7 @@ class Order(Aggregate):
 
     @property
     def required_deposit_vnd(self) -> Decimal:
-        return round_vnd(self.goods_total_vnd * self.deposit_ratio)
+        return money.required_deposit_vnd(self.goods_total_vnd, self.deposit_ratio)
 
     @property
     def deposit_paid_vnd(self) -> Decimal:
