@@ -38,6 +38,7 @@ from .plan import (
 )
 from .policy import (
     AttemptOutcome,
+    Claimed,
     Decision,
     DeliveryPolicy,
     DeliveryStatus,
@@ -69,6 +70,7 @@ __all__ = [
     "AttemptOutcome",
     "BlankBody",
     "BodyTooLong",
+    "Claimed",
     "ConversationEntry",
     "CustomerPreferences",
     "Decision",

@@ -7,6 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from azl_kit.flow import FlowContext
+
+from .plan import Delivery
 
 
 class DeliveryStatus(StrEnum):
@@ -22,6 +28,24 @@ class AttemptOutcome(StrEnum):
     RETRY = "retry"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claimed(Delivery):
+    """A delivery this instance holds for one attempt: what to send, which attempt it is,
+    the subscription's secret (a webhook), and the flow of the message that caused it."""
+
+    payload: dict[str, Any]
+    attempt: int
+    secret: str | None
+    correlation_id: str
+    causation_id: UUID
+
+    @property
+    def flow(self) -> FlowContext:
+        """The flow of the message that caused the delivery: what its attempt logs and its
+        failure publishes carry on."""
+        return FlowContext(correlation_id=self.correlation_id, causation_id=self.causation_id)
 
 
 @dataclass(frozen=True)
