@@ -332,7 +332,8 @@ class Ledger(Aggregate):
         if self._has(Kind.REFUND, reference):
             return False
         deducted = ZERO
-        if self.deducts_shipping if deduct_shipping is None else deduct_shipping:
+        deduct = self.deducts_shipping if deduct_shipping is None else deduct_shipping
+        if deduct:
             left = self.charged(C.INTERNATIONAL_SHIPPING) - self.shipping_deducted_vnd
             deducted = refund_shipping_deduction(resolved_amount_vnd, left)
         paid = resolved_amount_vnd - deducted
