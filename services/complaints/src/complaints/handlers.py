@@ -19,7 +19,7 @@ from azl_kit.handlers import Handlers
 from azl_kit.waiting import Waits
 
 from .domain import Complaint, OrderFacts, Policy
-from .ports import UnitOfWork
+from .ports import Ledger, UnitOfWork
 
 
 async def _complaint(uow: UnitOfWork, complaint_id: UUID) -> Complaint:
@@ -185,15 +185,17 @@ async def ledger_updated(event: fees.LedgerUpdated, uow: UnitOfWork) -> None:
     await uow.record_ledger(
         event.order_id,
         event.customer_id,
-        # money paid out to the customer (payouts) is no longer paid; complaint refunds are
-        # counted as refunds made
-        paid=event.payments_total_vnd - event.payouts_total_vnd,
-        refunded=event.refunds_total_vnd,
-        shipping_charged=Decimal(max(0, shipping["charged"])),
-        shipping_deducted=event.shipping_deducted_vnd,
-        deducts_shipping=bool(event.deducts_shipping_from_refunds),
-        refunds=refunds,
-        version=event.ledger_version,
+        Ledger(
+            # money paid out to the customer (payouts) is no longer paid; complaint refunds
+            # are counted as refunds made
+            paid=event.payments_total_vnd - event.payouts_total_vnd,
+            refunded=event.refunds_total_vnd,
+            shipping_charged=Decimal(max(0, shipping["charged"])),
+            shipping_deducted=event.shipping_deducted_vnd,
+            deducts_shipping=bool(event.deducts_shipping_from_refunds),
+            refunds=refunds,
+            version=event.ledger_version,
+        ),
     )
 
 

@@ -6,6 +6,7 @@ projection of each order, and the unit of work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -14,6 +15,21 @@ from uuid import UUID
 from azl_kit.uow import UnitOfWorkPort
 
 from .domain import Complaint, OrderFacts
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What complaints keeps of an order's newest ``fees.ledger.updated``: what was paid
+    and refunded (per complaint), the international shipping charged and already deducted
+    from refunds, and whether the ledger deducts it."""
+
+    paid: Decimal
+    refunded: Decimal
+    shipping_charged: Decimal
+    shipping_deducted: Decimal
+    deducts_shipping: bool
+    refunds: dict[str, str]
+    version: int
 
 
 class Complaints(Protocol):
@@ -55,16 +71,6 @@ class UnitOfWork(UnitOfWorkPort, Protocol):
         self, order_id: UUID, customer_id: str, code: str, items: list[dict[str, Any]], version: int
     ) -> None: ...
 
-    async def record_ledger(
-        self,
-        order_id: UUID,
-        customer_id: str,
-        *,
-        paid: Decimal,
-        refunded: Decimal,
-        shipping_charged: Decimal,
-        shipping_deducted: Decimal,
-        deducts_shipping: bool,
-        refunds: dict[str, str],
-        version: int,
-    ) -> None: ...
+    async def record_ledger(self, order_id: UUID, customer_id: str, ledger: Ledger) -> None:
+        """Keep the newest ledger snapshot (by its version)."""
+        ...

@@ -44,6 +44,7 @@ from azl_kit.tables import messaging_tables
 from azl_kit.uow import UnitOfWork, repository
 
 from .domain import ACTIVE, ApprovedRefund, Complaint, OrderFacts, Step, ThreadEntry, ThreadKind
+from .ports import Ledger
 
 metadata = MetaData()
 messaging_tables(metadata)
@@ -370,34 +371,22 @@ class ComplaintsUnitOfWork(UnitOfWork):
             _t.c.items_version <= version,
         )
 
-    async def record_ledger(
-        self,
-        order_id: UUID,
-        customer_id: str,
-        *,
-        paid: Decimal,
-        refunded: Decimal,
-        shipping_charged: Decimal,
-        shipping_deducted: Decimal,
-        deducts_shipping: bool,
-        refunds: dict[str, str],
-        version: int,
-    ) -> None:
+    async def record_ledger(self, order_id: UUID, customer_id: str, ledger: Ledger) -> None:
         """The newest ledger snapshot: what was paid, refunded (per complaint), what
         international shipping was charged and already deducted from refunds, and whether
         the ledger deducts it."""
         await self._upsert(
             {"order_id": order_id, "customer_id": customer_id, "order_code": ""},
             {
-                "paid_vnd": paid,
-                "refunded_vnd": refunded,
-                "shipping_charged_vnd": shipping_charged,
-                "shipping_deducted_vnd": shipping_deducted,
-                "deducts_shipping": deducts_shipping,
-                "ledger_refunds": refunds,
-                "ledger_version": version,
+                "paid_vnd": ledger.paid,
+                "refunded_vnd": ledger.refunded,
+                "shipping_charged_vnd": ledger.shipping_charged,
+                "shipping_deducted_vnd": ledger.shipping_deducted,
+                "deducts_shipping": ledger.deducts_shipping,
+                "ledger_refunds": ledger.refunds,
+                "ledger_version": ledger.version,
             },
-            _t.c.ledger_version < version,
+            _t.c.ledger_version < ledger.version,
         )
 
     async def order_state(self, order_id: UUID) -> Any:

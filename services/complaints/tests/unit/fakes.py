@@ -23,6 +23,7 @@ from azl_kit.flow import FlowContext
 from azl_kit.handlers import Handlers
 from complaints import ports
 from complaints.domain import ApprovedRefund, Complaint, OrderFacts
+from complaints.ports import Ledger
 
 from .conftest import NOW
 
@@ -182,24 +183,13 @@ class FakeUnitOfWork:
         if row.items_version <= version:
             row.code, row.items, row.items_version = code, items, version
 
-    async def record_ledger(
-        self,
-        order_id: UUID,
-        customer_id: str,
-        *,
-        paid: Decimal,
-        refunded: Decimal,
-        shipping_charged: Decimal,
-        shipping_deducted: Decimal,
-        deducts_shipping: bool,
-        refunds: dict[str, str],
-        version: int,
-    ) -> None:
+    async def record_ledger(self, order_id: UUID, customer_id: str, ledger: Ledger) -> None:
         row = self._row(order_id, customer_id, "")
-        if row.ledger_version < version:
-            row.paid, row.refunded, row.refunds = paid, refunded, refunds
-            row.shipping_charged, row.shipping_deducted = shipping_charged, shipping_deducted
-            row.deducts_shipping, row.ledger_version = deducts_shipping, version
+        if row.ledger_version < ledger.version:
+            row.paid, row.refunded, row.refunds = ledger.paid, ledger.refunded, ledger.refunds
+            row.shipping_charged = ledger.shipping_charged
+            row.shipping_deducted = ledger.shipping_deducted
+            row.deducts_shipping, row.ledger_version = ledger.deducts_shipping, ledger.version
 
 
 async def handle(
