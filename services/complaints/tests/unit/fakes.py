@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from azl_contracts import Event, Message, Reply
+from azl_testing.fakes import FakeUnitOfWorkBase
+
+from azl_contracts import Event
 from azl_contracts.common import OrderStatus
 from azl_contracts.complaints import Resolution
 from azl_kit.errors import ConcurrencyConflict
-from azl_kit.flow import FlowContext
-from azl_kit.handlers import Handlers
-from complaints import ports
 from complaints.domain import ApprovedRefund, Complaint, OrderFacts
 from complaints.ports import Ledger
 
@@ -104,26 +103,17 @@ class OrderRow:
     deducts_shipping: bool = False
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self, now: datetime = NOW) -> None:
+        super().__init__(now)
         self.complaints = FakeComplaints()
         self.orders: dict[UUID, OrderRow] = {}
-        self.flow = FlowContext(correlation_id="test", causation_id=uuid4())
-        self.clock = now
-        self.published: list[Event] = []
         self.locks: list[UUID] = []
         self.while_locking: Callable[[], None] | None = None
         """Runs as a lock is taken: what another transaction committed meanwhile."""
 
-    def now(self) -> datetime:
-        return self.clock
-
-    def publish(self, *events: Event) -> None:
-        self.published.extend(events)
-
     def commit(self) -> list[Event]:
-        events = [*self.published, *self.complaints.commit()]
-        self.published.clear()
+        events = [*self.take_published(), *self.complaints.commit()]
         self.locks.clear()
         return events
 
@@ -190,12 +180,3 @@ class FakeUnitOfWork:
             row.shipping_charged = ledger.shipping_charged
             row.shipping_deducted = ledger.shipping_deducted
             row.deducts_shipping, row.ledger_version = ledger.deducts_shipping, ledger.version
-
-
-async def handle(
-    handlers: Handlers[ports.UnitOfWork], message: Message, uow: ports.UnitOfWork
-) -> Reply | None:
-    """The message through the service's own table, as the pipeline routes it."""
-    route = handlers.route(message.message_type())
-    assert route is not None, message.message_type()
-    return await route.handler(message, uow)

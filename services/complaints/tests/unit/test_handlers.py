@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from azl_testing.fakes import handle
 
 from azl_contracts import ReasonCode, fees, orders
 from azl_contracts import complaints as k
@@ -49,7 +50,7 @@ from .conftest import (
     facts,
     open_command,
 )
-from .fakes import FakeUnitOfWork, handle
+from .fakes import FakeUnitOfWork
 
 
 def test_every_command_and_bound_event_has_a_handler() -> None:

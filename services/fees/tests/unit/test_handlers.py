@@ -7,6 +7,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from azl_testing.fakes import handle
 from structlog.testing import capture_logs
 
 from azl_contracts import Actor, ActorRole, Message, ReasonCode, complaints, orders, payments
@@ -34,7 +35,7 @@ from fees.handlers import build_handlers
 from fees.settings import FeesSettings
 
 from .conftest import NOW, C, goods, of_type
-from .fakes import FakeUnitOfWork, handle
+from .fakes import FakeUnitOfWork
 
 
 def test_every_query_and_bound_event_has_a_handler() -> None:

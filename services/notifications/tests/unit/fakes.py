@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from azl_contracts import ActorRole, Event, Message, Reply
-from azl_kit.flow import FlowContext
-from azl_kit.handlers import Handlers
-from notifications import ports
+from azl_testing.fakes import FakeUnitOfWorkBase
+
+from azl_contracts import ActorRole, Event
 from notifications.domain import (
     ConversationEntry,
     CustomerPreferences,
@@ -26,11 +25,9 @@ from notifications.domain import (
 from .conftest import NOW
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self, now: datetime = NOW) -> None:
-        self.flow = FlowContext(correlation_id="test", causation_id=uuid4())
-        self.clock = now
-        self.published: list[Event] = []
+        super().__init__(now)
         self.orders: dict[UUID, KnownOrder] = {}
         self.preferences: dict[str, CustomerPreferences] = {}
         self.notifications: dict[tuple[UUID, str, str], NotificationDraft] = {}
@@ -40,20 +37,8 @@ class FakeUnitOfWork:
         self.subscriptions: dict[UUID, tuple[Subscription, tuple[str, ActorRole]]] = {}
         self.ended: set[UUID] = set()
 
-    def message(self) -> None:
-        """The next message: a flow of its own (the pipeline names the message handled)."""
-        self.flow = FlowContext(correlation_id="test", causation_id=uuid4())
-
-    def now(self) -> datetime:
-        return self.clock
-
-    def publish(self, *events: Event) -> None:
-        self.published.extend(events)
-
     def commit(self) -> list[Event]:
-        events = list(self.published)
-        self.published.clear()
-        return events
+        return self.take_published()
 
     async def remember_order(self, order_id: UUID, customer_id: str, order_code: str) -> None:
         self.orders.setdefault(order_id, KnownOrder(order_id, customer_id, order_code))
@@ -124,12 +109,3 @@ class FakeUnitOfWork:
             return False
         self.ended.add(subscription_id)
         return True
-
-
-async def handle(
-    handlers: Handlers[ports.UnitOfWork], message: Message, uow: ports.UnitOfWork
-) -> Reply | None:
-    """The message through the service's own table, as the pipeline routes it."""
-    route = handlers.route(message.message_type())
-    assert route is not None, message.message_type()
-    return await route.handler(message, uow)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 import pytest
+from azl_testing.fakes import handle
 
 from azl_contracts import Actor, ActorRole, Event, ReasonCode
 from azl_contracts import notifications as n
@@ -24,7 +25,7 @@ from notifications.handlers import Context, build_handlers
 from notifications.templates import Renderer
 
 from .conftest import CUSTOMER, ORDER_ID, STAFF, samples
-from .fakes import FakeUnitOfWork, handle
+from .fakes import FakeUnitOfWork
 
 OTHER_CUSTOMER = Actor(id="cust-2", role=ActorRole.CUSTOMER)
 PARTNER = Actor(id="partner-1", role=ActorRole.SYSTEM)

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from azl_contracts import Event, Message, Reply
+from azl_testing.fakes import FakeUnitOfWorkBase
+
+from azl_contracts import Event
 from azl_kit.errors import ConcurrencyConflict
-from azl_kit.flow import FlowContext
-from azl_kit.handlers import Handlers
-from orders import ports
 from orders.domain import Order
 
 from .conftest import NOW
@@ -68,25 +67,15 @@ class KeptLedger:
     snapshot: dict[str, Any]
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(FakeUnitOfWorkBase):
     def __init__(self, now: datetime = NOW) -> None:
+        super().__init__(now)
         self.orders = FakeOrders()
         self.ledgers: dict[UUID, KeptLedger] = {}
         self.complaints: dict[UUID, tuple[str, dict[str, Any]]] = {}
-        self.flow = FlowContext(correlation_id="test", causation_id=uuid4())
-        self.clock = now
-        self.published: list[Event] = []
-
-    def now(self) -> datetime:
-        return self.clock
-
-    def publish(self, *events: Event) -> None:
-        self.published.extend(events)
 
     def commit(self) -> list[Event]:
-        events = [*self.published, *self.orders.commit()]
-        self.published.clear()
-        return events
+        return [*self.take_published(), *self.orders.commit()]
 
     async def save_ledger(
         self,
@@ -111,12 +100,3 @@ class FakeUnitOfWork:
         if new and complaint_id in self.complaints:
             raise ConcurrencyConflict(f"complaint {complaint_id} was inserted meanwhile")
         self.complaints[complaint_id] = (customer_id, view)
-
-
-async def handle(
-    handlers: Handlers[ports.UnitOfWork], message: Message, uow: ports.UnitOfWork
-) -> Reply | None:
-    """The message through the service's own table, as the pipeline routes it."""
-    route = handlers.route(message.message_type())
-    assert route is not None, message.message_type()
-    return await route.handler(message, uow)

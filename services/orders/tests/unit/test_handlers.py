@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from azl_testing.fakes import handle
 
 from azl_contracts import ReasonCode, payments
 from azl_contracts import complaints as c
@@ -23,7 +24,7 @@ from orders.domain import Order
 from orders.handlers import build_handlers, new_order_code
 
 from .conftest import CUSTOMER, NOW, OTHER_CUSTOMER, STAFF, item, place_command
-from .fakes import FakeUnitOfWork, handle
+from .fakes import FakeUnitOfWork
 
 
 def test_every_command_and_bound_event_has_a_handler() -> None:
