@@ -203,7 +203,10 @@ class OrderFacts:
         shipping: int = 0,
         refunds: dict[UUID, int] | None = None,
         shipping_deducted: int = 0,
+        deducts_shipping: bool = True,
     ) -> f.LedgerUpdated:
+        """A ledger snapshot as fees publishes it; ``deducts_shipping``: as a fees ledger with
+        AZL_DEDUCT_SHIPPING_FROM_REFUNDS on states it (complaints takes it from there)."""
         now = datetime.now(UTC)
         entries = [
             f.LedgerEntry(
@@ -251,4 +254,5 @@ class OrderFacts:
             balance_due_vnd=Decimal(max(0, 350_000 + shipping - refunded) - (paid - refunded)),
             entries=entries,
             shipping_deducted_vnd=Decimal(shipping_deducted),
+            deducts_shipping_from_refunds=deducts_shipping,
         )

@@ -1,5 +1,6 @@
 """The complaints service alone, in a namespace of its own, with attachments disabled and
-AZL_DEDUCT_SHIPPING_FROM_REFUNDS on.
+ledgers that deduct shipping from refunds (fees' AZL_DEDUCT_SHIPPING_FROM_REFUNDS on, as
+the fees events the test publishes state it).
 
 The test publishes the orders and fees events itself, as those services would, so they can
 arrive late, out of order and at chosen times — what at-least-once delivery over separate
@@ -69,7 +70,6 @@ def complaints_alone(own_infra: Infra, log_dir: Path) -> Iterator[ServiceProcess
         log_dir,
         extra_env={
             "AZL_COMPLAINT_ATTACHMENTS_ENABLED": "false",
-            "AZL_DEDUCT_SHIPPING_FROM_REFUNDS": "true",
         },
     ).start()
     try:

@@ -35,7 +35,8 @@ from azl_contracts import orders as o
 from azl_contracts.common import OrderStatus, PaymentMethod, ServiceCode
 from azl_contracts.money import DEFAULT_DEPOSIT_RATIO, MAX_VND
 from azl_contracts.topology import EVENTS_EXCHANGE
-from fees.catalog import load_catalog
+from azl_kit.settings import DepositRatioSetting
+from fees.settings import FeesSettings
 from orders.settings import OrdersSettings
 
 from .conftest import Platform
@@ -608,10 +609,12 @@ async def test_a_quote_prices_a_prospective_order(bus: Bus) -> None:
 
 
 def test_the_quotes_deposit_ratio_and_orders_default_are_one() -> None:
-    """The deposit is decided by orders (AZL_DEPOSIT_RATIO); the catalog's ratio only prices
-    the quote's estimate. Both default to the contracts' DEFAULT_DEPOSIT_RATIO."""
+    """The deposit is decided by orders (AZL_DEPOSIT_RATIO); the quote estimates it with the
+    same setting, declared once (DepositRatioSetting), defaulting to DEFAULT_DEPOSIT_RATIO."""
     settings = OrdersSettings.model_fields["deposit_ratio"].default
-    assert settings == load_catalog().deposit_ratio == DEFAULT_DEPOSIT_RATIO
+    assert settings == FeesSettings.model_fields["deposit_ratio"].default == DEFAULT_DEPOSIT_RATIO
+    assert issubclass(OrdersSettings, DepositRatioSetting)
+    assert issubclass(FeesSettings, DepositRatioSetting)
 
 
 async def test_the_quoted_deposit_is_the_one_the_placed_order_requires(bus: Bus) -> None:

@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from azl_kit.service import ServiceDefinition, build_app
 from azl_kit.waiting import Waits
 
-from . import api
+from . import api, ports
 from .handlers import build_handlers
 from .settings import ComplaintsSettings
 from .storage import ComplaintsUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+UNIT_OF_WORK: type[ports.UnitOfWork] = ComplaintsUnitOfWork  # mypy holds the storage to the port
 
 
 def create_app(settings: ComplaintsSettings | None = None) -> FastAPI:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from azl_contracts import Actor, ActorRole, Event, ReasonCode
+from azl_contracts import Actor, ActorRole, ReasonCode
 from azl_contracts import complaints as contract
 from azl_contracts.common import OrderStatus
 from azl_contracts.complaints import (
@@ -35,6 +35,8 @@ from azl_contracts.complaints import (
     ComplaintType,
     Resolution,
 )
+from azl_contracts.money import refund_shipping_deduction
+from azl_kit.aggregates import Aggregate
 from azl_kit.errors import (
     DomainError,
     Duplicate,
@@ -78,11 +80,16 @@ class AttachmentsRefused(ValidationFailed):
 
 @dataclass(frozen=True)
 class Policy:
-    """The settings that change the rules: AZL_COMPLAINT_ATTACHMENTS_ENABLED and
-    AZL_DEDUCT_SHIPPING_FROM_REFUNDS (the same setting the fees ledger applies)."""
+    """What changes the rules: ``attachments_enabled``, this service's setting
+    (AZL_COMPLAINT_ATTACHMENTS_ENABLED), and ``deduct_shipping``, which is not a setting of
+    complaints: the fees ledger owns it and states it (``OrderFacts.deducts_shipping``), and
+    ``for_order`` applies what the order's ledger said."""
 
     attachments_enabled: bool = True
     deduct_shipping: bool = False
+
+    def for_order(self, order: OrderFacts) -> Policy:
+        return replace(self, deduct_shipping=order.deducts_shipping)
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,8 @@ class OrderFacts:
     shipping_deducted_vnd: Decimal = ZERO
     approved_refunds: Sequence[ApprovedRefund] = ()
     completed_at: datetime | None = None
+    deducts_shipping: bool = False
+    """Whether the order's ledger deducts shipping from refunds, as fees last stated it."""
 
     def _pending(self) -> list[ApprovedRefund]:
         """Refunds approved here that the fees ledger has not recorded yet."""
@@ -134,14 +143,15 @@ class OrderFacts:
         return max(ZERO, self.paid_vnd - self.refunded_vnd)
 
     def shipping_deduction(self, amount_vnd: Decimal, policy: Policy) -> Decimal:
-        """As the fees ledger will compute it: the charged international shipping not
-        deducted yet (once per order in total), never more than the refund itself."""
+        """What the fees ledger will deduct from this refund, by the one rule
+        (``azl_contracts.money.refund_shipping_deduction``): the shipping the ledger has not
+        deducted yet, less what refunds approved here but not recorded yet will deduct."""
         if not policy.deduct_shipping:
             return ZERO
         deducted = self.shipping_deducted_vnd + sum(
             (r.expected_deduction_vnd for r in self._pending()), ZERO
         )
-        return min(amount_vnd, max(ZERO, self.shipping_charged_vnd - deducted))
+        return refund_shipping_deduction(amount_vnd, self.shipping_charged_vnd - deducted)
 
 
 class ThreadKind(StrEnum):
@@ -173,7 +183,7 @@ class Step:
 
 
 @dataclass
-class Complaint:
+class Complaint(Aggregate):
     complaint_id: UUID
     order_id: UUID
     customer_id: str
@@ -186,7 +196,6 @@ class Complaint:
     status: ComplaintStatus
     opened_at: datetime
     updated_at: datetime
-    version: int = 0
     resolution: Resolution | None = None
     resolved_amount_vnd: Decimal | None = None
     shipping_deducted_vnd: Decimal | None = None
@@ -194,8 +203,6 @@ class Complaint:
     closed_reason: ReasonCode | None = None
     history: list[Step] = field(default_factory=list)
     thread: list[ThreadEntry] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
-    _changed: bool = field(default=False, repr=False, compare=False)
 
     # --- opening ------------------------------------------------------------------------
 
@@ -295,7 +302,7 @@ class Complaint:
         self._authorize(actor)
         self._require(*ACTIVE, command="add-comment")
         body = _text("body", body)
-        self._touch(now)
+        self._touch_at(now)
         self.thread.append(ThreadEntry(comment_id, ThreadKind.COMMENT, actor, body, (), now))
         self._record(contract.ComplaintCommentAdded, actor, now, comment_id=comment_id, body=body)
 
@@ -383,10 +390,6 @@ class Complaint:
     # --- derived values -----------------------------------------------------------------
 
     @property
-    def changed(self) -> bool:
-        return self._changed
-
-    @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
@@ -422,11 +425,8 @@ class Complaint:
                 allowed=[s.value for s in statuses],
             )
 
-    def _touch(self, now: datetime) -> None:
-        """The first change in a unit of work moves the version on, once."""
-        if not self._changed:
-            self.version += 1
-            self._changed = True
+    def _touch_at(self, now: datetime) -> None:
+        self._touch()
         self.updated_at = now
 
     def _move(
@@ -438,7 +438,7 @@ class Complaint:
         now: datetime,
         note: str | None = None,
     ) -> None:
-        self._touch(now)
+        self._touch_at(now)
         self.status = to_status
         self.history.append(Step(step, from_status, to_status, actor, now, note))
 

@@ -19,10 +19,10 @@ from azl_kit.handlers import Handlers
 from azl_kit.waiting import Waits
 
 from .domain import Complaint, OrderFacts, Policy
-from .storage import ComplaintsUnitOfWork
+from .ports import Ledger, UnitOfWork
 
 
-async def _complaint(uow: ComplaintsUnitOfWork, complaint_id: UUID) -> Complaint:
+async def _complaint(uow: UnitOfWork, complaint_id: UUID) -> Complaint:
     complaint = await uow.complaints.get(complaint_id)
     if complaint is None:
         raise NotFound(f"complaint {complaint_id} does not exist", complaint_id=str(complaint_id))
@@ -32,7 +32,7 @@ async def _complaint(uow: ComplaintsUnitOfWork, complaint_id: UUID) -> Complaint
 NO_WAIT = Waits(0)
 
 
-async def _order(uow: ComplaintsUnitOfWork, order_id: UUID, waits: Waits = NO_WAIT) -> OrderFacts:
+async def _order(uow: UnitOfWork, order_id: UUID, waits: Waits = NO_WAIT) -> OrderFacts:
     """The order, locked until the command's transaction ends. A command sent right after
     the order was placed may overtake its events (another queue): it waits for them
     (``azl_kit.waiting``) before it is refused ``not_found``."""
@@ -51,7 +51,7 @@ async def _order(uow: ComplaintsUnitOfWork, order_id: UUID, waits: Waits = NO_WA
 
 
 async def open_complaint(
-    command: commands.OpenComplaint, uow: ComplaintsUnitOfWork, *, policy: Policy, waits: Waits
+    command: commands.OpenComplaint, uow: UnitOfWork, *, policy: Policy, waits: Waits
 ) -> commands.OpenComplaintResult:
     complaint_id = command.complaint_id or uuid4()
     if await uow.complaints.exists(complaint_id):
@@ -69,33 +69,29 @@ async def open_complaint(
     return commands.OpenComplaintResult(complaint_id=complaint_id)
 
 
-async def start_review(command: commands.StartReview, uow: ComplaintsUnitOfWork) -> None:
+async def start_review(command: commands.StartReview, uow: UnitOfWork) -> None:
     complaint = await _complaint(uow, command.complaint_id)
     complaint.start_review(command.actor, uow.now())
 
 
-async def request_info(command: commands.RequestInfo, uow: ComplaintsUnitOfWork) -> None:
+async def request_info(command: commands.RequestInfo, uow: UnitOfWork) -> None:
     complaint = await _complaint(uow, command.complaint_id)
     complaint.request_info(command.actor, command.message, uuid4(), uow.now())
 
 
-async def provide_info(
-    command: commands.ProvideInfo, uow: ComplaintsUnitOfWork, *, policy: Policy
-) -> None:
+async def provide_info(command: commands.ProvideInfo, uow: UnitOfWork, *, policy: Policy) -> None:
     complaint = await _complaint(uow, command.complaint_id)
     complaint.provide_info(
         command.actor, command.message, command.attachments, policy, uuid4(), uow.now()
     )
 
 
-async def add_comment(command: commands.AddComment, uow: ComplaintsUnitOfWork) -> None:
+async def add_comment(command: commands.AddComment, uow: UnitOfWork) -> None:
     complaint = await _complaint(uow, command.complaint_id)
     complaint.add_comment(command.actor, command.body, uuid4(), uow.now())
 
 
-async def resolve(
-    command: commands.ResolveComplaint, uow: ComplaintsUnitOfWork, *, policy: Policy
-) -> None:
+async def resolve(command: commands.ResolveComplaint, uow: UnitOfWork, *, policy: Policy) -> None:
     """The refund limit spans the order's complaints, so the order is locked; a resolution
     that lands meanwhile (another staff member's) makes this one run again and find the
     complaint resolved — one resolution, never two."""
@@ -108,12 +104,12 @@ async def resolve(
         command.amount_vnd,
         command.note,
         order=order,
-        policy=policy,
+        policy=policy.for_order(order),
         now=uow.now(),
     )
 
 
-async def withdraw(command: commands.WithdrawComplaint, uow: ComplaintsUnitOfWork) -> None:
+async def withdraw(command: commands.WithdrawComplaint, uow: UnitOfWork) -> None:
     complaint = await _complaint(uow, command.complaint_id)
     complaint.withdraw(command.actor, command.reason, uow.now())
 
@@ -125,7 +121,7 @@ def _items(goods: orders.Goods) -> list[dict[str, object]]:
     return [item.model_dump(mode="json") for item in goods.items]
 
 
-async def order_placed(event: orders.OrderPlaced, uow: ComplaintsUnitOfWork) -> None:
+async def order_placed(event: orders.OrderPlaced, uow: UnitOfWork) -> None:
     await uow.record_items(
         event.order_id,
         event.customer_id,
@@ -138,7 +134,7 @@ async def order_placed(event: orders.OrderPlaced, uow: ComplaintsUnitOfWork) -> 
     )
 
 
-async def status_changed(event: orders.OrderStatusChanged, uow: ComplaintsUnitOfWork) -> None:
+async def status_changed(event: orders.OrderStatusChanged, uow: UnitOfWork) -> None:
     """Keep the order's status. On completion, complaints this service accepted after the
     order was completed (it learned of the completion late: the event came in on another
     queue than the command) were opened when the window was already closed; they are
@@ -161,7 +157,7 @@ async def status_changed(event: orders.OrderStatusChanged, uow: ComplaintsUnitOf
 
 async def goods_changed(
     event: orders.QuantitiesIncreased | orders.ItemsConfirmed | orders.ItemsDeclined,
-    uow: ComplaintsUnitOfWork,
+    uow: UnitOfWork,
 ) -> None:
     await uow.record_items(
         event.order_id,
@@ -172,10 +168,10 @@ async def goods_changed(
     )
 
 
-async def ledger_updated(event: fees.LedgerUpdated, uow: ComplaintsUnitOfWork) -> None:
-    """What the customer paid and what was refunded bound a complaint's amount; the charged
-    international shipping and what was already deducted from refunds tell what a refund
-    will pay when shipping is deducted."""
+async def ledger_updated(event: fees.LedgerUpdated, uow: UnitOfWork) -> None:
+    """What the customer paid and what was refunded bound a complaint's amount; whether the
+    ledger deducts shipping from refunds (fees' setting, stated here), the charged
+    international shipping and what was already deducted tell what a refund will pay."""
     shipping: Counter[str] = Counter()
     refunds: dict[str, str] = {}
     for entry in event.entries:
@@ -189,23 +185,26 @@ async def ledger_updated(event: fees.LedgerUpdated, uow: ComplaintsUnitOfWork) -
     await uow.record_ledger(
         event.order_id,
         event.customer_id,
-        # money paid out to the customer (payouts) is no longer paid; complaint refunds are
-        # counted as refunds made
-        paid=event.payments_total_vnd - event.payouts_total_vnd,
-        refunded=event.refunds_total_vnd,
-        shipping_charged=Decimal(max(0, shipping["charged"])),
-        shipping_deducted=event.shipping_deducted_vnd,
-        refunds=refunds,
-        version=event.ledger_version,
+        Ledger(
+            # money paid out to the customer (payouts) is no longer paid; complaint refunds
+            # are counted as refunds made
+            paid=event.payments_total_vnd - event.payouts_total_vnd,
+            refunded=event.refunds_total_vnd,
+            shipping_charged=Decimal(max(0, shipping["charged"])),
+            shipping_deducted=event.shipping_deducted_vnd,
+            deducts_shipping=bool(event.deducts_shipping_from_refunds),
+            refunds=refunds,
+            version=event.ledger_version,
+        ),
     )
 
 
 def build_handlers(
     policy: Policy | None = None, waits: Waits | None = None
-) -> Handlers[ComplaintsUnitOfWork]:
+) -> Handlers[UnitOfWork]:
     policy = policy or Policy()
     waits = waits or Waits()
-    handlers: Handlers[ComplaintsUnitOfWork] = Handlers()
+    handlers: Handlers[UnitOfWork] = Handlers()
     handlers.add(commands.OpenComplaint, partial(open_complaint, policy=policy, waits=waits))
     handlers.add(commands.StartReview, start_review)
     handlers.add(commands.RequestInfo, request_info)

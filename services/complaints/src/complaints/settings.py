@@ -17,13 +17,6 @@ class ComplaintsSettings(ServiceSettings):
         "may carry attachment URLs (at most 10, http or https); when off, any attachment is "
         "a validation_error.",
     )
-    deduct_shipping_from_refunds: bool = Field(
-        default=False,
-        description="AZL_DEDUCT_SHIPPING_FROM_REFUNDS, the setting the fees ledger applies: "
-        "a refund pays the resolved amount minus the order's charged international shipping "
-        "(once per order, never below 0). Complaints shows that payout; set it alike for both.",
-    )
-
     order_wait_seconds: float = Field(
         default=5.0,
         ge=0,
@@ -35,7 +28,6 @@ class ComplaintsSettings(ServiceSettings):
 
     @property
     def policy(self) -> Policy:
-        return Policy(
-            attachments_enabled=self.complaint_attachments_enabled,
-            deduct_shipping=self.deduct_shipping_from_refunds,
-        )
+        """Whether a refund deducts shipping is not among them: the fees ledger says so
+        (``fees.ledger.updated``'s ``deducts_shipping_from_refunds``)."""
+        return Policy(attachments_enabled=self.complaint_attachments_enabled)

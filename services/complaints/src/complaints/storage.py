@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -37,12 +38,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from azl_contracts import Actor, ReasonCode
 from azl_contracts.common import OrderStatus
 from azl_contracts.complaints import ComplaintStatus, ComplaintType, Resolution
+from azl_kit.aggregates import VersionedRepository
 from azl_kit.errors import ConcurrencyConflict
-from azl_kit.flow import FlowContext
 from azl_kit.tables import messaging_tables
-from azl_kit.uow import Clock, UnitOfWork, utc_now
+from azl_kit.uow import UnitOfWork, repository
 
 from .domain import ACTIVE, ApprovedRefund, Complaint, OrderFacts, Step, ThreadEntry, ThreadKind
+from .ports import Ledger
 
 metadata = MetaData()
 messaging_tables(metadata)
@@ -65,6 +67,7 @@ order_states_table = Table(
     Column("shipping_charged_vnd", Numeric(18, 0), nullable=False, server_default="0"),
     Column("shipping_deducted_vnd", Numeric(18, 0), nullable=False, server_default="0"),
     Column("ledger_refunds", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("deducts_shipping", Boolean, nullable=False, server_default=text("false")),
 )
 
 complaints_table = Table(
@@ -211,6 +214,7 @@ def order_facts(row: Any, approved_refunds: list[ApprovedRefund]) -> OrderFacts:
         shipping_deducted_vnd=Decimal(row.shipping_deducted_vnd),
         approved_refunds=approved_refunds,
         completed_at=row.completed_at,
+        deducts_shipping=row.deducts_shipping,
     )
 
 
@@ -243,17 +247,8 @@ async def read_order_facts(
 # --- repository and unit of work -------------------------------------------------------
 
 
-class ComplaintRepository:
-    def __init__(self, conn: AsyncConnection, uow: UnitOfWork) -> None:
-        self._conn = conn
-        self._uow = uow
-        self._new: list[Complaint] = []
-        self._loaded: list[Complaint] = []
-
-    def _track(self, complaint: Complaint) -> Complaint:
-        self._loaded.append(complaint)
-        self._uow.track(complaint)
-        return complaint
+class ComplaintRepository(VersionedRepository[Complaint]):
+    kind = "complaint"
 
     async def get(self, complaint_id: UUID) -> Complaint | None:
         query = select(_c).where(_c.c.complaint_id == complaint_id)
@@ -293,40 +288,25 @@ class ComplaintRepository:
         if (await self._conn.execute(query)).scalar() != complaint.version:
             raise ConcurrencyConflict(f"complaint {complaint.complaint_id} changed underneath")
 
-    def add(self, complaint: Complaint) -> None:
-        self._new.append(complaint)
-        self._uow.track(complaint)
+    def _identity(self, complaint: Complaint) -> UUID:
+        return complaint.complaint_id
 
-    async def flush(self) -> None:
-        """Write new and changed complaints; a changed version underneath is a conflict."""
-        for complaint in self._new:
-            await self._conn.execute(
-                insert(_c).values(complaint_id=complaint.complaint_id, **_columns(complaint))
-            )
-        for complaint in self._loaded:
-            if not complaint.changed:
-                continue
-            result = await self._conn.execute(
-                update(_c)
-                .where(
-                    _c.c.complaint_id == complaint.complaint_id,
-                    _c.c.version == complaint.version - 1,
-                )
-                .values(**_columns(complaint))
-            )
-            if result.rowcount != 1:
-                raise ConcurrencyConflict(f"complaint {complaint.complaint_id} changed underneath")
-        self._new.clear()
-        self._loaded.clear()
+    async def _insert(self, complaint: Complaint, now: datetime) -> None:
+        await self._conn.execute(
+            insert(_c).values(complaint_id=complaint.complaint_id, **_columns(complaint))
+        )
+
+    async def _update(self, complaint: Complaint, expected_version: int, now: datetime) -> bool:
+        result = await self._conn.execute(
+            update(_c)
+            .where(_c.c.complaint_id == complaint.complaint_id, _c.c.version == expected_version)
+            .values(**_columns(complaint))
+        )
+        return result.rowcount == 1
 
 
 class ComplaintsUnitOfWork(UnitOfWork):
-    def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
-        super().__init__(connection, flow, clock)
-        self.complaints = ComplaintRepository(connection, self)
-
-    async def flush(self) -> None:
-        await self.complaints.flush()
+    complaints = repository(ComplaintRepository)
 
     async def order_facts(self, order_id: UUID, *, lock: bool = False) -> OrderFacts | None:
         """What is known of the order; ``lock`` holds its row until the transaction ends, so
@@ -347,6 +327,7 @@ class ComplaintsUnitOfWork(UnitOfWork):
             "shipping_charged_vnd": 0,
             "shipping_deducted_vnd": 0,
             "ledger_refunds": {},
+            "deducts_shipping": False,
             **base,
             **updates,
             "updated_at": self.now(),
@@ -390,31 +371,22 @@ class ComplaintsUnitOfWork(UnitOfWork):
             _t.c.items_version <= version,
         )
 
-    async def record_ledger(
-        self,
-        order_id: UUID,
-        customer_id: str,
-        *,
-        paid: Decimal,
-        refunded: Decimal,
-        shipping_charged: Decimal,
-        shipping_deducted: Decimal,
-        refunds: dict[str, str],
-        version: int,
-    ) -> None:
-        """The newest ledger snapshot: what was paid, refunded (per complaint) and what
-        international shipping was charged and already deducted from refunds."""
+    async def record_ledger(self, order_id: UUID, customer_id: str, ledger: Ledger) -> None:
+        """The newest ledger snapshot: what was paid, refunded (per complaint), what
+        international shipping was charged and already deducted from refunds, and whether
+        the ledger deducts it."""
         await self._upsert(
             {"order_id": order_id, "customer_id": customer_id, "order_code": ""},
             {
-                "paid_vnd": paid,
-                "refunded_vnd": refunded,
-                "shipping_charged_vnd": shipping_charged,
-                "shipping_deducted_vnd": shipping_deducted,
-                "ledger_refunds": refunds,
-                "ledger_version": version,
+                "paid_vnd": ledger.paid,
+                "refunded_vnd": ledger.refunded,
+                "shipping_charged_vnd": ledger.shipping_charged,
+                "shipping_deducted_vnd": ledger.shipping_deducted,
+                "deducts_shipping": ledger.deducts_shipping,
+                "ledger_refunds": ledger.refunds,
+                "ledger_version": ledger.version,
             },
-            _t.c.ledger_version < version,
+            _t.c.ledger_version < ledger.version,
         )
 
     async def order_state(self, order_id: UUID) -> Any:

@@ -8,13 +8,14 @@ from fastapi import FastAPI
 
 from azl_kit.service import ServiceDefinition, build_app
 
-from . import api
+from . import api, ports
 from .catalog import load_catalogs
 from .handlers import build_handlers
 from .settings import FeesSettings
 from .storage import FeesUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+UNIT_OF_WORK: type[ports.UnitOfWork] = FeesUnitOfWork  # mypy holds the storage to the port
 
 
 def create_app(settings: FeesSettings | None = None) -> FastAPI:
@@ -24,7 +25,9 @@ def create_app(settings: FeesSettings | None = None) -> FastAPI:
         ServiceDefinition(
             settings=settings,
             handlers=build_handlers(
-                catalogs, deduct_shipping=settings.deduct_shipping_from_refunds
+                catalogs,
+                deduct_shipping=settings.deduct_shipping_from_refunds,
+                deposit_ratio=settings.deposit_ratio,
             ),
             uow_factory=FeesUnitOfWork,
             migrations=MIGRATIONS,

@@ -72,7 +72,6 @@ class FeeRule(_Frozen):
 class Catalog(_Frozen):
     version: str
     currency: str
-    deposit_ratio: Decimal
     volumetric_divisor_cm3_per_kg: Decimal
     weight_step_kg: Decimal
     fees: dict[ServiceCode, FeeRule]

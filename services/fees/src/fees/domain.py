@@ -23,12 +23,12 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from azl_contracts import Event
 from azl_contracts import fees as contract
 from azl_contracts import orders as order_events
 from azl_contracts.common import ItemStatus, OrderStatus, ServiceCode, ServiceTiming
 from azl_contracts.fees import LedgerEntryKind as Kind
-from azl_contracts.money import MAX_VND
+from azl_contracts.money import MAX_VND, refund_shipping_deduction
+from azl_kit.aggregates import Aggregate
 from azl_kit.errors import InvalidState, LimitExceeded
 
 from .catalog import Catalog
@@ -116,7 +116,7 @@ def packages_of(packages: Iterable[order_events.Package]) -> list[PackageSize]:
 
 
 @dataclass
-class Ledger:
+class Ledger(Aggregate):
     order_id: UUID
     customer_id: str
     catalog_version: str
@@ -130,10 +130,11 @@ class Ledger:
     packages: list[PackageSize] = field(default_factory=list)
     shipping_deducted_vnd: Decimal = ZERO
     refund_due_vnd: Decimal | None = None
-    version: int = 0
     entries: list[Entry] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
-    _changed: bool = field(default=False, repr=False, compare=False)
+    deducts_shipping: bool = field(default=False, compare=False)
+    """The service's refund policy (``AZL_DEDUCT_SHIPPING_FROM_REFUNDS``), not stored: the
+    handler that loads the ledger gives it, and every snapshot states it, so complaints
+    expects each refund's payout as this ledger will record it."""
     _new_entries: list[Entry] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -146,6 +147,7 @@ class Ledger:
         *,
         order_version: int,
         catalog_version: str,
+        deducts_shipping: bool = False,
     ) -> Ledger:
         """A new order's ledger, priced with the catalog in force at placement."""
         ledger = cls(
@@ -156,6 +158,7 @@ class Ledger:
             list(services),
             goods_version=order_version,
             services_version=order_version,
+            deducts_shipping=deducts_shipping,
         )
         ledger._touch()
         return ledger
@@ -212,10 +215,6 @@ class Ledger:
 
     def charges_by_fee(self) -> dict[ServiceCode, Decimal]:
         return {code: self.charged(code) for code in ServiceCode if self.charged(code)}
-
-    @property
-    def changed(self) -> bool:
-        return self._changed
 
     @property
     def new_entries(self) -> list[Entry]:
@@ -321,19 +320,22 @@ class Ledger:
         complaint_id: UUID,
         resolved_amount_vnd: Decimal,
         *,
-        deduct_shipping: bool,
+        deduct_shipping: bool | None = None,
         now: datetime,
     ) -> bool:
-        """A complaint's refund, once per complaint. With ``deduct_shipping`` the refund paid
-        is the resolved amount minus the charged international shipping not deducted yet: the
-        shipping is deducted once per order in total, and a refund never goes below 0."""
+        """A complaint's refund, once per complaint. When the ledger deducts shipping (its
+        ``deducts_shipping`` unless ``deduct_shipping`` says otherwise) the refund paid is
+        the resolved amount minus the charged international shipping not deducted yet
+        (``azl_contracts.money.refund_shipping_deduction``: once per order in total, and a
+        refund never goes below 0)."""
         reference = str(complaint_id)
         if self._has(Kind.REFUND, reference):
             return False
         deducted = ZERO
-        if deduct_shipping:
+        deduct = self.deducts_shipping if deduct_shipping is None else deduct_shipping
+        if deduct:
             left = self.charged(C.INTERNATIONAL_SHIPPING) - self.shipping_deducted_vnd
-            deducted = min(resolved_amount_vnd, max(ZERO, left))
+            deducted = refund_shipping_deduction(resolved_amount_vnd, left)
         paid = resolved_amount_vnd - deducted
         description = f"refund for complaint {reference}"
         if deducted:
@@ -527,12 +529,6 @@ class Ledger:
                 amounts_vnd=over,
             )
 
-    def _touch(self) -> None:
-        """The first change in a unit of work moves the version on, once."""
-        if not self._changed:
-            self.version += 1
-            self._changed = True
-
     def _event_fields(self, now: datetime) -> dict[str, object]:
         return {"order_id": self.order_id, "customer_id": self.customer_id, "occurred_at": now}
 
@@ -564,6 +560,7 @@ class Ledger:
             cancelled_from=self.cancelled_from,
             refund_due_vnd=self.refund_due_vnd,
             shipping_deducted_vnd=self.shipping_deducted_vnd,
+            deducts_shipping_from_refunds=self.deducts_shipping,
         )
 
 

@@ -19,10 +19,12 @@ from decimal import ROUND_CEILING, Decimal
 from azl_contracts import fees as contract
 from azl_contracts.common import ServiceCode, ServiceTiming
 from azl_contracts.money import (
+    DEFAULT_DEPOSIT_RATIO,
     MAX_GOODS_TOTAL_VND,
     MAX_VND,
     PricedLine,
     goods_total_vnd,
+    required_deposit_vnd,
     round_vnd,
 )
 from azl_kit.errors import LimitExceeded, ValidationFailed
@@ -218,10 +220,6 @@ def charged_codes(selected: Iterable[ServiceCode], timing: ServiceTiming) -> lis
     return [c for c in ServiceCode if c.timing is timing and (c.mandatory or c in chosen)]
 
 
-def required_deposit(goods_total: Decimal, catalog: Catalog) -> Decimal:
-    return round_vnd(goods_total * catalog.deposit_ratio)
-
-
 def total(prices: Sequence[Price]) -> Decimal:
     return sum((p.amount_vnd for p in prices), ZERO)
 
@@ -229,9 +227,14 @@ def total(prices: Sequence[Price]) -> Decimal:
 # --- the quote -------------------------------------------------------------------------
 
 
-def quote(request: contract.QuoteRequest, catalog: Catalog) -> contract.Quote:
+def quote(
+    request: contract.QuoteRequest,
+    catalog: Catalog,
+    deposit_ratio: Decimal = DEFAULT_DEPOSIT_RATIO,
+) -> contract.Quote:
     """The price of a prospective order: at-order fees on its goods, on-completion fees on
-    the expected packages when given (otherwise listed as priced on delivery)."""
+    the expected packages when given (otherwise listed as priced on delivery), and the
+    deposit it will owe (``deposit_ratio``: the ``AZL_DEPOSIT_RATIO`` orders applies)."""
     mandatory = [s.value for s in request.services if s.mandatory]
     if mandatory:
         raise ValidationFailed(
@@ -247,7 +250,7 @@ def quote(request: contract.QuoteRequest, catalog: Catalog) -> contract.Quote:
     ]
     on_delivery = [price_on_completion(c, packages, catalog) for c in on_completion if packages]
     fees_total = total(at_order + on_delivery)
-    deposit = required_deposit(goods.total_vnd, catalog)
+    deposit = required_deposit_vnd(goods.total_vnd, deposit_ratio)
     within_money_fields(
         {
             **{f"lines.{p.fee_code.value}": p.amount_vnd for p in at_order + on_delivery},
@@ -267,7 +270,7 @@ def quote(request: contract.QuoteRequest, catalog: Catalog) -> contract.Quote:
         fees_total_vnd=fees_total,
         total_vnd=goods.total_vnd + fees_total,
         required_deposit_vnd=deposit,
-        deposit_ratio=catalog.deposit_ratio,
+        deposit_ratio=deposit_ratio,
         priced_on_delivery=[] if packages else on_completion,
     )
 

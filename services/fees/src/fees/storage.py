@@ -1,4 +1,4 @@
-"""Fees tables, the ledger repository (optimistic version check) and the unit of work."""
+"""Fees tables, the ledger repository (``VersionedRepository``) and the unit of work."""
 
 from __future__ import annotations
 
@@ -29,10 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from azl_contracts.common import OrderStatus, ServiceCode
 from azl_contracts.fees import LedgerEntryKind
-from azl_kit.errors import ConcurrencyConflict
-from azl_kit.flow import FlowContext
+from azl_kit.aggregates import VersionedRepository
 from azl_kit.tables import messaging_tables
-from azl_kit.uow import Clock, UnitOfWork, utc_now
+from azl_kit.uow import UnitOfWork, repository
 
 from .domain import Entry, Ledger
 from .pricing import GoodsLine, GoodsToPrice, PackageSize
@@ -215,74 +214,56 @@ async def read_ledger(conn: AsyncConnection, order_id: UUID) -> Ledger | None:
 # --- repository and unit of work -------------------------------------------------------
 
 
-class LedgerRepository:
-    def __init__(self, conn: AsyncConnection, uow: UnitOfWork) -> None:
-        self._conn = conn
-        self._uow = uow
-        self._new: list[Ledger] = []
-        self._loaded: list[Ledger] = []
+class LedgerRepository(VersionedRepository[Ledger]):
+    kind = "ledger"
 
     async def get(self, order_id: UUID) -> Ledger | None:
         ledger = await read_ledger(self._conn, order_id)
-        if ledger is not None:
-            self._loaded.append(ledger)
-            self._uow.track(ledger)
-        return ledger
+        return None if ledger is None else self._track(ledger)
 
-    def add(self, ledger: Ledger) -> None:
-        self._new.append(ledger)
-        self._uow.track(ledger)
+    def _identity(self, ledger: Ledger) -> UUID:
+        return ledger.order_id
 
-    async def flush(self) -> None:
-        """Write new and changed ledgers and their new entries; a ledger whose version moved
-        underneath is a conflict (the message is handled again)."""
-        now = self._uow.now()
-        for ledger in self._new:
-            await self._conn.execute(insert(ledgers_table).values(**_columns(ledger, now)))
-        for ledger in self._loaded:
-            if not ledger.changed:
-                continue
-            result = await self._conn.execute(
-                update(ledgers_table)
-                .where(
-                    ledgers_table.c.order_id == ledger.order_id,
-                    ledgers_table.c.version == ledger.version - 1,
-                )
-                .values(**_columns(ledger, now))
+    async def _insert(self, ledger: Ledger, now: datetime) -> None:
+        await self._conn.execute(insert(ledgers_table).values(**_columns(ledger, now)))
+
+    async def _update(self, ledger: Ledger, expected_version: int, now: datetime) -> bool:
+        result = await self._conn.execute(
+            update(ledgers_table)
+            .where(
+                ledgers_table.c.order_id == ledger.order_id,
+                ledgers_table.c.version == expected_version,
             )
-            if result.rowcount != 1:
-                raise ConcurrencyConflict(f"ledger {ledger.order_id} changed underneath")
-        for ledger in self._new + self._loaded:
-            new = ledger.new_entries
-            if new:
-                first = len(ledger.entries) - len(new)
-                await self._conn.execute(
-                    insert(entries_table),
-                    [
-                        {
-                            "entry_id": e.entry_id,
-                            "order_id": ledger.order_id,
-                            "position": first + offset,
-                            "kind": e.kind.value,
-                            "amount_vnd": e.amount_vnd,
-                            "fee_code": None if e.fee_code is None else e.fee_code.value,
-                            "catalog_version": e.catalog_version,
-                            "description": e.description,
-                            "reference": e.reference,
-                            "recorded_at": e.recorded_at,
-                        }
-                        for offset, e in enumerate(new)
-                    ],
-                )
-            ledger.close(now)
-        self._new.clear()
-        self._loaded.clear()
+            .values(**_columns(ledger, now))
+        )
+        return result.rowcount == 1
+
+    async def _written(self, ledger: Ledger, now: datetime) -> None:
+        """The ledger's new entries, then its one ``fees.ledger.updated``."""
+        new = ledger.new_entries
+        if new:
+            first = len(ledger.entries) - len(new)
+            await self._conn.execute(
+                insert(entries_table),
+                [_entry_columns(ledger, e, first + offset) for offset, e in enumerate(new)],
+            )
+        ledger.close(now)
+
+
+def _entry_columns(ledger: Ledger, entry: Entry, position: int) -> dict[str, Any]:
+    return {
+        "entry_id": entry.entry_id,
+        "order_id": ledger.order_id,
+        "position": position,
+        "kind": entry.kind.value,
+        "amount_vnd": entry.amount_vnd,
+        "fee_code": None if entry.fee_code is None else entry.fee_code.value,
+        "catalog_version": entry.catalog_version,
+        "description": entry.description,
+        "reference": entry.reference,
+        "recorded_at": entry.recorded_at,
+    }
 
 
 class FeesUnitOfWork(UnitOfWork):
-    def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
-        super().__init__(connection, flow, clock)
-        self.ledgers = LedgerRepository(connection, self)
-
-    async def flush(self) -> None:
-        await self.ledgers.flush()
+    ledgers = repository(LedgerRepository)

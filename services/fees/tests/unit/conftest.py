@@ -9,9 +9,10 @@ from uuid import uuid4
 from azl_contracts import Event
 from azl_contracts import fees as contract
 from azl_contracts.common import ServiceCode
+from azl_contracts.money import DEFAULT_DEPOSIT_RATIO, required_deposit_vnd
 from fees.catalog import load_catalog
 from fees.domain import Ledger
-from fees.pricing import GoodsLine, GoodsToPrice, required_deposit
+from fees.pricing import GoodsLine, GoodsToPrice
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 CATALOG = load_catalog()
@@ -48,7 +49,7 @@ def deposited(
 ) -> Ledger:
     """A ledger whose order paid its deposit (70 % unless ``paid``) and became deposited."""
     ledger = new_ledger(placed, services)
-    amount = required_deposit(placed.total_vnd, CATALOG) if paid is None else paid
+    amount = required_deposit_vnd(placed.total_vnd, DEFAULT_DEPOSIT_RATIO) if paid is None else paid
     ledger.record_payment("deposit-1", amount, "deposit", NOW)
     ledger.order_deposited(placed, services, order_version=2, catalog=CATALOG, now=NOW)
     return settled(ledger)

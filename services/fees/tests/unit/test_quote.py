@@ -11,7 +11,9 @@ from azl_contracts import fees as contract
 from azl_contracts.common import ServiceCode
 from azl_contracts.money import DEFAULT_DEPOSIT_RATIO, MAX_GOODS_TOTAL_VND, MAX_VND
 from azl_kit.errors import LimitExceeded, ValidationFailed
+from azl_kit.settings import DepositRatioSetting
 from fees.pricing import quote
+from fees.settings import FeesSettings
 
 from .conftest import CATALOG
 
@@ -46,7 +48,7 @@ def test_a_quote_prices_the_at_order_fees_and_lists_what_is_priced_on_delivery()
     assert result.fees_total_vnd == 74_370
     assert result.total_vnd == 689_500 + 74_370
     assert result.required_deposit_vnd == 482_650  # 70 % of the goods
-    assert result.deposit_ratio == CATALOG.deposit_ratio == Decimal("0.70")
+    assert result.deposit_ratio == DEFAULT_DEPOSIT_RATIO == Decimal("0.70")
     assert result.priced_on_delivery == [C.WOODEN_CRATE, C.BUBBLE_WRAP, C.INTERNATIONAL_SHIPPING]
 
 
@@ -146,15 +148,15 @@ def test_goods_an_order_could_not_hold_are_refused_like_orders_refuses_them() ->
 # --- the deposit ratio -------------------------------------------------------------------
 
 
-def test_the_catalog_prices_the_deposit_with_the_platforms_default_ratio() -> None:
+def test_the_quote_prices_the_deposit_with_the_one_setting_orders_decides_it_with() -> None:
     """Orders decides the deposit (AZL_DEPOSIT_RATIO, default DEFAULT_DEPOSIT_RATIO); the
-    catalog's ratio, which the quote states, ships equal to it."""
-    assert CATALOG.deposit_ratio == DEFAULT_DEPOSIT_RATIO
+    quote estimates it with the same setting, declared once (DepositRatioSetting)."""
+    assert issubclass(FeesSettings, DepositRatioSetting)
+    assert FeesSettings().deposit_ratio == DEFAULT_DEPOSIT_RATIO
 
 
 def test_the_quote_says_the_ratio_it_priced_the_deposit_with() -> None:
-    other = CATALOG.model_copy(update={"deposit_ratio": Decimal("0.50")})
-    result = quote(request(), other)
+    result = quote(request(), CATALOG, Decimal("0.50"))
     assert result.deposit_ratio == Decimal("0.50")
     assert result.required_deposit_vnd == 344_750  # 50 % of 689,500
     assert quote(request(), CATALOG).model_dump(mode="json")["deposit_ratio"] == "0.70"

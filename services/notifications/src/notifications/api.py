@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
+import pydantic
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, func, select, true
@@ -28,6 +29,7 @@ from azl_kit.http import DbConnection, Page
 
 from .domain import (
     CustomerPreferences,
+    Delivery,
     DeliveryStatus,
     EntryKind,
     may_read_private_notes,
@@ -38,6 +40,7 @@ from .storage import (
     conversation_table,
     deliveries_table,
     delivery_attempts_table,
+    delivery_fields,
     notifications_table,
     order_recipients_table,
     preferences_from_row,
@@ -306,16 +309,10 @@ class AttemptView(BaseModel):
     finished_at: datetime
 
 
-class DeliveryView(BaseModel):
-    delivery_id: UUID
-    notification_id: UUID | None
-    channel: Channel
-    recipient: str
-    target: str
-    subscription_id: UUID | None
-    order_id: UUID | None
-    source_event_id: UUID
-    source_event_type: str
+@pydantic.dataclasses.dataclass(frozen=True, kw_only=True)
+class DeliveryView(Delivery):
+    """A delivery as the read API lists it: its row (``domain.Delivery``) and its state."""
+
     template: str | None
     status: DeliveryStatus
     attempts: int
@@ -393,15 +390,7 @@ async def deliveries(
     return DeliveryPage(
         items=[
             DeliveryView(
-                delivery_id=r.delivery_id,
-                notification_id=r.notification_id,
-                channel=Channel(r.channel),
-                recipient=r.recipient,
-                target=r.target,
-                subscription_id=r.subscription_id,
-                order_id=r.order_id,
-                source_event_id=r.source_event_id,
-                source_event_type=r.source_event_type,
+                **delivery_fields(r),
                 template=r.payload.get("template"),
                 status=DeliveryStatus(r.status),
                 attempts=r.attempts,

@@ -17,8 +17,8 @@ from azl_kit.handlers import Handlers
 from azl_kit.waiting import Waits
 
 from . import domain, targets
+from .ports import UnitOfWork
 from .rules import events_with_rules
-from .storage import NotificationsUnitOfWork
 from .templates import Renderer
 
 
@@ -32,9 +32,7 @@ class Context:
     allow_private_webhook_targets: bool = False
 
 
-async def apply_rules(
-    event: Event, event_id: UUID, uow: NotificationsUnitOfWork, context: Context
-) -> None:
+async def apply_rules(event: Event, event_id: UUID, uow: UnitOfWork, context: Context) -> None:
     order_id: UUID | None = getattr(event, "order_id", None)
     known = None if order_id is None else await uow.known_order(order_id)
     order_code = getattr(event, "order_code", None) or (known.order_code if known else None)
@@ -63,7 +61,7 @@ async def apply_rules(
         await uow.add_delivery(webhook)
 
 
-async def on_event(event: Event, uow: NotificationsUnitOfWork, *, context: Context) -> None:
+async def on_event(event: Event, uow: UnitOfWork, *, context: Context) -> None:
     """An event of another service: apply the rules to it (once: its message id is the key)."""
     assert uow.flow.causation_id is not None, "the pipeline names the message being handled"
     if isinstance(event, orders.OrderEvent):
@@ -77,7 +75,7 @@ async def on_event(event: Event, uow: NotificationsUnitOfWork, *, context: Conte
 async def _record(
     entry: domain.ConversationEntry,
     order: domain.KnownOrder,
-    uow: NotificationsUnitOfWork,
+    uow: UnitOfWork,
     context: Context,
 ) -> None:
     if await uow.entry_exists(entry.entry_id):
@@ -91,9 +89,7 @@ async def _record(
         await apply_rules(event, entry.entry_id, uow, context)
 
 
-async def _known_order(
-    uow: NotificationsUnitOfWork, order_id: UUID, context: Context
-) -> domain.KnownOrder:
+async def _known_order(uow: UnitOfWork, order_id: UUID, context: Context) -> domain.KnownOrder:
     """The order, once its ``orders.order.placed`` event has arrived: a command sent right
     after ``place-order`` may overtake it, so it waits for it (``azl_kit.waiting``) before it
     is refused ``not_found``."""
@@ -109,7 +105,7 @@ async def _known_order(
 
 
 async def post_message(
-    command: contract.PostMessage, uow: NotificationsUnitOfWork, *, context: Context
+    command: contract.PostMessage, uow: UnitOfWork, *, context: Context
 ) -> contract.PostMessageResult:
     order = await _known_order(uow, command.order_id, context)
     entry = domain.post_message(command, order, uow.now())
@@ -118,7 +114,7 @@ async def post_message(
 
 
 async def add_note(
-    command: contract.AddNote, uow: NotificationsUnitOfWork, *, context: Context
+    command: contract.AddNote, uow: UnitOfWork, *, context: Context
 ) -> contract.AddNoteResult:
     order = await _known_order(uow, command.order_id, context)
     entry = domain.add_note(command, order, uow.now())
@@ -129,7 +125,7 @@ async def add_note(
 # --- preferences, inbox and subscriptions -----------------------------------------------------
 
 
-async def set_preferences(command: contract.SetPreferences, uow: NotificationsUnitOfWork) -> None:
+async def set_preferences(command: contract.SetPreferences, uow: UnitOfWork) -> None:
     preferences = domain.preferences_from(command)
     await uow.save_preferences(preferences)
     uow.publish(
@@ -143,9 +139,7 @@ async def set_preferences(command: contract.SetPreferences, uow: NotificationsUn
     )
 
 
-async def mark_read(
-    command: contract.MarkRead, uow: NotificationsUnitOfWork
-) -> contract.MarkReadResult:
+async def mark_read(command: contract.MarkRead, uow: UnitOfWork) -> contract.MarkReadResult:
     domain.marking(command)
     recipient_id, role = domain.inbox_of(command.actor)
     ids = None if command.all else list(dict.fromkeys(command.notification_ids))
@@ -158,7 +152,7 @@ async def mark_read(
 
 
 async def subscribe_webhook(
-    command: contract.SubscribeWebhook, uow: NotificationsUnitOfWork, context: Context
+    command: contract.SubscribeWebhook, uow: UnitOfWork, context: Context
 ) -> contract.SubscribeWebhookResult:
     subscription = domain.subscription_from(command)
     if not context.allow_private_webhook_targets:
@@ -180,9 +174,7 @@ async def subscribe_webhook(
     return contract.SubscribeWebhookResult(subscription_id=subscription.subscription_id)
 
 
-async def unsubscribe_webhook(
-    command: contract.UnsubscribeWebhook, uow: NotificationsUnitOfWork
-) -> None:
+async def unsubscribe_webhook(command: contract.UnsubscribeWebhook, uow: UnitOfWork) -> None:
     actor = command.actor
     made_by = None if domain.sees_every_subscription(actor.role) else (actor.id, actor.role)
     if not await uow.end_subscription(command.subscription_id, made_by):
@@ -195,8 +187,8 @@ async def unsubscribe_webhook(
     )
 
 
-def build_handlers(context: Context) -> Handlers[NotificationsUnitOfWork]:
-    handlers: Handlers[NotificationsUnitOfWork] = Handlers()
+def build_handlers(context: Context) -> Handlers[UnitOfWork]:
+    handlers: Handlers[UnitOfWork] = Handlers()
     handlers.add(contract.PostMessage, partial(post_message, context=context))
     handlers.add(contract.AddNote, partial(add_note, context=context))
     handlers.add(contract.SetPreferences, set_preferences)

@@ -1,4 +1,4 @@
-"""Notifications tables and the unit of work.
+"""Notifications tables, the unit of work, and the delivery worker's claims and records.
 
 Unique constraints carry "one event gives one notification per recipient and channel":
 ``notifications_once`` (event, recipient, template) for the inbox, ``deliveries_once``
@@ -10,7 +10,7 @@ same event collides with the first rather than adding to it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -41,17 +41,20 @@ from azl_contracts import ActorRole
 from azl_contracts.common import Language
 from azl_contracts.notifications import Channel
 from azl_kit import tracing
-from azl_kit.flow import FlowContext
 from azl_kit.tables import messaging_tables
-from azl_kit.uow import Clock, UnitOfWork, utc_now
+from azl_kit.uow import UnitOfWork
 
 from .domain import (
+    AttemptOutcome,
+    Claimed,
     ConversationEntry,
     CustomerPreferences,
+    Decision,
     DeliveryDraft,
     DeliveryStatus,
     KnownOrder,
     NotificationDraft,
+    SendResult,
     Subscription,
 )
 
@@ -183,9 +186,6 @@ delivery_attempts_table = Table(
 
 
 class NotificationsUnitOfWork(UnitOfWork):
-    def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
-        super().__init__(connection, flow, clock)
-
     # --- orders and customers ------------------------------------------------------------
 
     async def remember_order(self, order_id: UUID, customer_id: str, order_code: str) -> None:
@@ -419,3 +419,138 @@ def preferences_from_row(row: Any) -> CustomerPreferences:
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+# --- the delivery worker's rows ------------------------------------------------------------
+
+
+async def claim_due(
+    conn: AsyncConnection, *, now: datetime, batch_size: int, lease: timedelta
+) -> list[Claimed]:
+    """Lock the deliveries due (``FOR UPDATE SKIP LOCKED``: safe with several instances),
+    log as interrupted the attempts whose lease ran out without a result, and count and
+    lease each one's new attempt until ``now + lease``."""
+    due = (
+        await conn.execute(
+            select(deliveries_table, subscriptions_table.c.secret)
+            .outerjoin(
+                subscriptions_table,
+                subscriptions_table.c.subscription_id == deliveries_table.c.subscription_id,
+            )
+            .where(
+                deliveries_table.c.status.in_(
+                    [DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value]
+                ),
+                deliveries_table.c.next_attempt_at <= now,
+            )
+            .order_by(deliveries_table.c.next_attempt_at)
+            .limit(batch_size)
+            .with_for_update(of=deliveries_table, skip_locked=True)
+        )
+    ).all()
+    if not due:
+        return []
+    interrupted = [r for r in due if r.status == DeliveryStatus.SENDING.value]
+    if interrupted:
+        await conn.execute(
+            insert(delivery_attempts_table)
+            .values(
+                [
+                    {
+                        "delivery_id": r.delivery_id,
+                        "attempt": r.attempts,
+                        "started_at": r.updated_at,
+                        "finished_at": now,
+                        "outcome": AttemptOutcome.INTERRUPTED.value,
+                        "error": "no result before the lease ran out "
+                        "(the instance stopped or died mid-send)",
+                    }
+                    for r in interrupted
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
+    await conn.execute(
+        update(deliveries_table)
+        .where(deliveries_table.c.delivery_id.in_([r.delivery_id for r in due]))
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            attempts=deliveries_table.c.attempts + 1,
+            next_attempt_at=now + lease,
+            updated_at=now,
+        )
+    )
+    return [
+        Claimed(
+            **delivery_fields(r),
+            payload=r.payload,
+            attempt=r.attempts + 1,
+            secret=r.secret,
+            correlation_id=r.correlation_id,
+            causation_id=r.causation_id,
+            trace_context=r.trace_context,
+        )
+        for r in due
+    ]
+
+
+async def record_attempt(
+    conn: AsyncConnection,
+    delivery: Claimed,
+    result: SendResult,
+    decision: Decision,
+    last_error: str | None,
+    *,
+    started: datetime,
+    now: datetime,
+) -> bool:
+    """The attempt's outcome on its delivery, guarded by the attempt number, and its log
+    row. False when the claim was taken over or cancelled meanwhile: the delivery is left as
+    the newer attempt (or the cancellation) made it."""
+    changed = await conn.execute(
+        update(deliveries_table)
+        .where(
+            deliveries_table.c.delivery_id == delivery.delivery_id,
+            deliveries_table.c.status == DeliveryStatus.SENDING.value,
+            deliveries_table.c.attempts == delivery.attempt,
+        )
+        .values(
+            status=decision.status.value,
+            next_attempt_at=decision.next_attempt_at,
+            # a success keeps the last failure for the record; the log has them all
+            last_error=deliveries_table.c.last_error if result.ok else last_error,
+            updated_at=now,
+            sent_at=now if result.ok else None,
+        )
+        .returning(deliveries_table.c.delivery_id)
+    )
+    current = changed.first() is not None
+    await conn.execute(
+        insert(delivery_attempts_table)
+        .values(
+            delivery_id=delivery.delivery_id,
+            attempt=delivery.attempt,
+            started_at=started,
+            finished_at=now,
+            outcome=decision.outcome.value,
+            status_code=result.status_code,
+            error=result.error,
+        )
+        .on_conflict_do_nothing()
+    )
+    return current
+
+
+def delivery_fields(row: Any) -> dict[str, Any]:
+    """The nine fields of ``domain.Delivery`` from a ``deliveries`` row."""
+    return {
+        "delivery_id": row.delivery_id,
+        "notification_id": row.notification_id,
+        "channel": Channel(row.channel),
+        "recipient": row.recipient,
+        "target": row.target,
+        "subscription_id": row.subscription_id,
+        "order_id": row.order_id,
+        "source_event_id": row.source_event_id,
+        "source_event_type": row.source_event_type,
+    }

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from azl_contracts.notifications import Channel
-from notifications.delivery import Claimed, SmtpSender, WebhookSender
+from notifications.domain import Claimed
+from notifications.senders import SmtpSender, WebhookSender
 from notifications.settings import NotificationsSettings
 
 

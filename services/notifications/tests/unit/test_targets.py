@@ -14,9 +14,9 @@ from azl_contracts import Actor, ActorRole
 from azl_contracts import notifications as n
 from azl_contracts.notifications import Channel
 from notifications import targets
-from notifications.delivery import Claimed, WebhookSender
-from notifications.domain import StaffDirectory
+from notifications.domain import Claimed, StaffDirectory
 from notifications.handlers import Context, subscribe_webhook
+from notifications.senders import WebhookSender
 from notifications.templates import Renderer
 
 PRIVATE = [

@@ -8,13 +8,14 @@ from fastapi import FastAPI
 
 from azl_kit.service import ServiceDefinition, build_app
 
-from . import api
+from . import api, ports
 from .handlers import build_handlers
 from .scheduler import auto_complete_loop
 from .settings import OrdersSettings
 from .storage import OrdersUnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+UNIT_OF_WORK: type[ports.UnitOfWork] = OrdersUnitOfWork  # mypy holds the storage to the port
 
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:

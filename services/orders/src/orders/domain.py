@@ -17,7 +17,7 @@ from uuid import UUID, uuid5
 
 import phonenumbers
 
-from azl_contracts import Actor, ActorRole, Event, ReasonCode
+from azl_contracts import Actor, ActorRole, ReasonCode, money
 from azl_contracts import orders as contract
 from azl_contracts.common import (
     Delivery,
@@ -36,8 +36,8 @@ from azl_contracts.money import (
     MAX_VND,
     PricedLine,
     goods_total_vnd,
-    round_vnd,
 )
+from azl_kit.aggregates import Aggregate
 from azl_kit.errors import (
     DomainError,
     Duplicate,
@@ -222,7 +222,7 @@ class Payment:
 
 
 @dataclass
-class Order:
+class Order(Aggregate):
     order_id: UUID
     code: str
     customer_id: str
@@ -235,15 +235,12 @@ class Order:
     status: OrderStatus
     created_at: datetime
     updated_at: datetime
-    version: int = 0
     deposits: list[Payment] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
     packages: list[contract.Package] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     deposited_at: datetime | None = None
     delivered_at: datetime | None = None
-    events: list[Event] = field(default_factory=list, repr=False, compare=False)
-    _changed: bool = field(default=False, repr=False, compare=False)
 
     # --- creation ---------------------------------------------------------------------
 
@@ -290,7 +287,7 @@ class Order:
             created_at=now,
             updated_at=now,
         )
-        order._touch(now)
+        order._touch_at(now)
         order.history.append(HistoryEntry(None, S.AWAITING_DEPOSIT, command.actor, None, now))
         order._record(
             contract.OrderPlaced,
@@ -323,7 +320,7 @@ class Order:
 
     @property
     def required_deposit_vnd(self) -> Decimal:
-        return round_vnd(self.goods_total_vnd * self.deposit_ratio)
+        return money.required_deposit_vnd(self.goods_total_vnd, self.deposit_ratio)
 
     @property
     def deposit_paid_vnd(self) -> Decimal:
@@ -333,10 +330,6 @@ class Order:
     def paid_vnd(self) -> Decimal:
         """Every deposit and payment the payments system reported for this order."""
         return self.deposit_paid_vnd + sum((p.amount_vnd for p in self.payments), Decimal(0))
-
-    @property
-    def changed(self) -> bool:
-        return self._changed
 
     @property
     def listed_to_customer(self) -> bool:
@@ -374,7 +367,7 @@ class Order:
             )
         _check_paid_total("deposit_paid_vnd", self.deposit_paid_vnd + amount_vnd, payment_id)
         _check_paid_total("paid_vnd", self.paid_vnd + amount_vnd, payment_id)
-        self._touch(now)
+        self._touch_at(now)
         self.deposits.append(Payment(payment_id, amount_vnd, now))
         self._record(
             contract.DepositPaymentRecorded,
@@ -410,7 +403,7 @@ class Order:
                 status=self.status.value,
             )
         _check_paid_total("paid_vnd", self.paid_vnd + amount_vnd, payment_id)
-        self._touch(now)
+        self._touch_at(now)
         self.payments.append(Payment(payment_id, amount_vnd, now, method))
         self._record(
             contract.PaymentRecorded,
@@ -492,7 +485,7 @@ class Order:
         if not targets:
             return
         self._check_goods_with({i.item_id: _Line(q, i.unit_price_cny) for i, q in targets})
-        self._touch(now)
+        self._touch_at(now)
         for item, new_quantity in targets:
             changes.append(_change(item, new_quantity, item.unit_price_cny))
             item.quantity = new_quantity
@@ -527,7 +520,7 @@ class Order:
             if i.status is ItemStatus.AWAITING_CONFIRMATION
         }
         self._check_goods_with(awaiting | {i.item_id: _Line(q, p) for i, q, p in changes})
-        self._touch(now)
+        self._touch_at(now)
         records = []
         for item, new_quantity, new_price in changes:
             records.append(_change(item, new_quantity, new_price))
@@ -542,7 +535,7 @@ class Order:
         items = self._awaiting_confirmation(actor, item_ids, "confirm-items")
         confirmed = {item.item_id: item.pending_values() for item in items}
         self._check_goods_with(confirmed)
-        self._touch(now)
+        self._touch_at(now)
         for item in items:
             item.quantity = confirmed[item.item_id].quantity
             item.unit_price_cny = confirmed[item.item_id].unit_price_cny
@@ -555,7 +548,7 @@ class Order:
 
     def decline_items(self, actor: Actor, item_ids: list[UUID], now: datetime) -> None:
         items = self._awaiting_confirmation(actor, item_ids, "decline-items")
-        self._touch(now)
+        self._touch_at(now)
         for item in items:
             item.pending_quantity = item.pending_unit_price_cny = None
             item.status = ItemStatus.CANCELLED
@@ -579,7 +572,7 @@ class Order:
                     item_status=item.status.value,
                 )
         newly_ordered = [item for item in items if item.status is ItemStatus.PENDING]
-        self._touch(now)
+        self._touch_at(now)
         for item in newly_ordered:
             item.status = ItemStatus.ORDERED
         if newly_ordered:
@@ -624,7 +617,7 @@ class Order:
             self._check_service_change(service, adding=service in added)
         if not added and not removed:
             return
-        self._touch(now)
+        self._touch_at(now)
         self.services = wanted
         self._record(
             contract.ServicesUpdated,
@@ -660,7 +653,7 @@ class Order:
         checked = _checked_address(address)
         if checked == self.delivery_address:
             return
-        self._touch(now)
+        self._touch_at(now)
         self.delivery_address = checked
         self._record(contract.AddressUpdated, now, delivery_address=checked)
 
@@ -673,7 +666,7 @@ class Order:
                 f"package {package.package_code} is already recorded on {self.code}",
                 package_code=package.package_code,
             )
-        self._touch(now)
+        self._touch_at(now)
         recorded = contract.Package(**package.model_dump(), recorded_at=now)
         self.packages.append(recorded)
         self._record(contract.PackageRecorded, now, package=recorded)
@@ -751,17 +744,14 @@ class Order:
             raise InvalidState(f"item {item_id} is cancelled", item_id=str(item_id))
         return item
 
-    def _touch(self, now: datetime) -> None:
-        """The first change in a unit of work moves the version on, once."""
-        if not self._changed:
-            self.version += 1
-            self._changed = True
+    def _touch_at(self, now: datetime) -> None:
+        self._touch()
         self.updated_at = now
 
     def _transition(
         self, to_status: OrderStatus, actor: Actor, now: datetime, reason: str | None = None
     ) -> None:
-        self._touch(now)
+        self._touch_at(now)
         from_status = self.status
         self.status = to_status
         self.history.append(HistoryEntry(from_status, to_status, actor, reason, now))

@@ -19,8 +19,8 @@ from azl_kit.errors import Duplicate, NotFound
 from azl_kit.handlers import Handlers
 
 from .domain import Order
+from .ports import UnitOfWork
 from .projections import apply_complaint_event
-from .storage import OrdersUnitOfWork
 
 
 def new_order_code() -> str:
@@ -28,7 +28,7 @@ def new_order_code() -> str:
     return f"AZ{secrets.randbelow(10**8):08d}"
 
 
-async def _order(uow: OrdersUnitOfWork, order_id: UUID) -> Order:
+async def _order(uow: UnitOfWork, order_id: UUID) -> Order:
     order = await uow.orders.get(order_id)
     if order is None:
         raise NotFound(f"order {order_id} does not exist", order_id=str(order_id))
@@ -36,7 +36,7 @@ async def _order(uow: OrdersUnitOfWork, order_id: UUID) -> Order:
 
 
 async def place_order(
-    command: commands.PlaceOrder, uow: OrdersUnitOfWork, *, deposit_ratio: Decimal
+    command: commands.PlaceOrder, uow: UnitOfWork, *, deposit_ratio: Decimal
 ) -> commands.PlaceOrderResult:
     order_id = command.order_id or uuid4()
     if await uow.orders.exists(order_id):
@@ -52,86 +52,82 @@ async def place_order(
     return commands.PlaceOrderResult(order_id=order.order_id, order_code=order.code)
 
 
-async def record_deposit(event: payments.DepositReceived, uow: OrdersUnitOfWork) -> None:
+async def record_deposit(event: payments.DepositReceived, uow: UnitOfWork) -> None:
     order = await _order(uow, event.order_id)
     order.record_deposit(event.payment_id, event.amount_vnd, uow.now())
 
 
-async def record_payment(event: payments.PaymentReceived, uow: OrdersUnitOfWork) -> None:
+async def record_payment(event: payments.PaymentReceived, uow: UnitOfWork) -> None:
     order = await _order(uow, event.order_id)
     order.record_payment(event.payment_id, event.amount_vnd, event.method, uow.now())
 
 
-async def cancel_order(command: commands.CancelOrder, uow: OrdersUnitOfWork) -> None:
+async def cancel_order(command: commands.CancelOrder, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.cancel(command.actor, command.reason, uow.now())
 
 
-async def approve_cancellation(
-    command: commands.ApproveCancellation, uow: OrdersUnitOfWork
-) -> None:
+async def approve_cancellation(command: commands.ApproveCancellation, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.approve_cancellation(command.actor, command.reason, uow.now())
 
 
-async def reject_cancellation(command: commands.RejectCancellation, uow: OrdersUnitOfWork) -> None:
+async def reject_cancellation(command: commands.RejectCancellation, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.reject_cancellation(command.actor, command.reason, uow.now())
 
 
-async def increase_quantities(command: commands.IncreaseQuantities, uow: OrdersUnitOfWork) -> None:
+async def increase_quantities(command: commands.IncreaseQuantities, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.increase_quantities(command.actor, command.items, uow.now())
 
 
-async def start_purchasing(command: commands.StartPurchasing, uow: OrdersUnitOfWork) -> None:
+async def start_purchasing(command: commands.StartPurchasing, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.start_purchasing(command.actor, uow.now())
 
 
-async def report_item_change(command: commands.ReportItemChange, uow: OrdersUnitOfWork) -> None:
+async def report_item_change(command: commands.ReportItemChange, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.report_item_change(command.actor, command.changes, uow.now())
 
 
-async def confirm_items(command: commands.ConfirmItems, uow: OrdersUnitOfWork) -> None:
+async def confirm_items(command: commands.ConfirmItems, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.confirm_items(command.actor, command.item_ids, uow.now())
 
 
-async def decline_items(command: commands.DeclineItems, uow: OrdersUnitOfWork) -> None:
+async def decline_items(command: commands.DeclineItems, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.decline_items(command.actor, command.item_ids, uow.now())
 
 
-async def mark_items_ordered(command: commands.MarkItemsOrdered, uow: OrdersUnitOfWork) -> None:
+async def mark_items_ordered(command: commands.MarkItemsOrdered, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.mark_items_ordered(command.actor, command.item_ids, uow.now())
 
 
-async def update_services(command: commands.UpdateServices, uow: OrdersUnitOfWork) -> None:
+async def update_services(command: commands.UpdateServices, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.update_services(command.actor, command.services, uow.now())
 
 
-async def update_delivery_address(
-    command: commands.UpdateDeliveryAddress, uow: OrdersUnitOfWork
-) -> None:
+async def update_delivery_address(command: commands.UpdateDeliveryAddress, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.update_delivery_address(command.actor, command.delivery_address, uow.now())
 
 
-async def record_package(command: commands.RecordPackage, uow: OrdersUnitOfWork) -> None:
+async def record_package(command: commands.RecordPackage, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.record_package(command.package, uow.now())
 
 
-async def advance_shipping(command: commands.AdvanceShipping, uow: OrdersUnitOfWork) -> None:
+async def advance_shipping(command: commands.AdvanceShipping, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.advance_shipping(command.actor, command.to_status, uow.now())
 
 
-async def confirm_received(command: commands.ConfirmReceived, uow: OrdersUnitOfWork) -> None:
+async def confirm_received(command: commands.ConfirmReceived, uow: UnitOfWork) -> None:
     order = await _order(uow, command.order_id)
     order.confirm_received(command.actor, uow.now())
 
@@ -139,7 +135,7 @@ async def confirm_received(command: commands.ConfirmReceived, uow: OrdersUnitOfW
 # --- projections for the read API ------------------------------------------------------
 
 
-async def project_ledger(event: fee_events.LedgerUpdated, uow: OrdersUnitOfWork) -> None:
+async def project_ledger(event: fee_events.LedgerUpdated, uow: UnitOfWork) -> None:
     """The transactions tab and the payment status come from the fees ledger's newest
     snapshot, kept beside the order (see ``domain.payment_status``)."""
     await uow.save_ledger(
@@ -150,7 +146,7 @@ async def project_ledger(event: fee_events.LedgerUpdated, uow: OrdersUnitOfWork)
     )
 
 
-async def project_complaint(event: complaint_events.ComplaintEvent, uow: OrdersUnitOfWork) -> None:
+async def project_complaint(event: complaint_events.ComplaintEvent, uow: UnitOfWork) -> None:
     """The complaints tab: what each complaint is about, its steps and its latest status."""
     view = await uow.complaint_view(event.complaint_id)
     await uow.save_complaint(
@@ -161,8 +157,8 @@ async def project_complaint(event: complaint_events.ComplaintEvent, uow: OrdersU
     )
 
 
-def build_handlers(*, deposit_ratio: Decimal) -> Handlers[OrdersUnitOfWork]:
-    handlers: Handlers[OrdersUnitOfWork] = Handlers()
+def build_handlers(*, deposit_ratio: Decimal) -> Handlers[UnitOfWork]:
+    handlers: Handlers[UnitOfWork] = Handlers()
     handlers.add(commands.PlaceOrder, partial(place_order, deposit_ratio=deposit_ratio))
     handlers.add(commands.CancelOrder, cancel_order)
     handlers.add(commands.ApproveCancellation, approve_cancellation)

@@ -1,18 +1,14 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pydantic import AliasChoices, Field
 
-from azl_contracts.money import DEFAULT_DEPOSIT_RATIO
-from azl_kit.settings import ServiceSettings
+from azl_kit.settings import DepositRatioSetting, ServiceSettings
 
 
-class OrdersSettings(ServiceSettings):
+class OrdersSettings(ServiceSettings, DepositRatioSetting):
     SERVICE = "orders"
     DEFAULT_HTTP_PORT = 8001
 
-    deposit_ratio: Decimal = Field(default=DEFAULT_DEPOSIT_RATIO, gt=0, le=1)
     auto_complete_days: float = Field(
         default=7,
         gt=0,

@@ -1,4 +1,4 @@
-"""Orders tables, the order repository (optimistic version check) and the unit of work.
+"""Orders tables, the order repository (``VersionedRepository``) and the unit of work.
 
 An order is stored as one row: the columns the read API filters and sorts on, plus a JSONB
 document with the rest of the aggregate (items, services, address, deposits, packages,
@@ -32,7 +32,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from azl_contracts import Actor
 from azl_contracts import orders as contract
@@ -44,11 +43,10 @@ from azl_contracts.common import (
     ServiceCode,
     Website,
 )
+from azl_kit.aggregates import VersionedRepository
 from azl_kit.db import DriverStatement
-from azl_kit.errors import ConcurrencyConflict
-from azl_kit.flow import FlowContext
 from azl_kit.tables import messaging_tables
-from azl_kit.uow import Clock, UnitOfWork, utc_now
+from azl_kit.uow import UnitOfWork, repository
 
 from .domain import HistoryEntry, Item, Order, Payment
 
@@ -262,55 +260,34 @@ _UPDATE_ORDER = DriverStatement(
 )
 
 
-class OrderRepository:
-    def __init__(self, conn: AsyncConnection, uow: UnitOfWork) -> None:
-        self._conn = conn
-        self._uow = uow
-        self._new: list[Order] = []
-        self._loaded: list[Order] = []
+class OrderRepository(VersionedRepository[Order]):
+    kind = "order"
 
     async def get(self, order_id: UUID) -> Order | None:
         row = await _SELECT_ORDER.fetchrow(self._conn, order_id=order_id)
-        if row is None:
-            return None
-        order = from_row(row)
-        self._loaded.append(order)
-        self._uow.track(order)
-        return order
+        return None if row is None else self._track(from_row(row))
 
     async def exists(self, order_id: UUID) -> bool:
         return await _ORDER_EXISTS.fetchrow(self._conn, order_id=order_id) is not None
 
-    def add(self, order: Order) -> None:
-        self._new.append(order)
-        self._uow.track(order)
+    def _identity(self, order: Order) -> UUID:
+        return order.order_id
 
-    async def flush(self) -> None:
-        """Write new and changed orders; a changed version underneath is a conflict."""
-        for order in self._new:
-            await _INSERT_ORDER.execute(self._conn, order_id=order.order_id, **_columns(order))
-        for order in self._loaded:
-            if not order.changed:
-                continue
-            status = await _UPDATE_ORDER.execute(
-                self._conn,
-                b_order_id=order.order_id,
-                b_expected_version=order.version - 1,
-                **_columns(order),
-            )
-            if status != "UPDATE 1":
-                raise ConcurrencyConflict(f"order {order.order_id} changed underneath")
-        self._new.clear()
-        self._loaded.clear()
+    async def _insert(self, order: Order, now: datetime) -> None:
+        await _INSERT_ORDER.execute(self._conn, order_id=order.order_id, **_columns(order))
+
+    async def _update(self, order: Order, expected_version: int, now: datetime) -> bool:
+        status = await _UPDATE_ORDER.execute(
+            self._conn,
+            b_order_id=order.order_id,
+            b_expected_version=expected_version,
+            **_columns(order),
+        )
+        return status == "UPDATE 1"
 
 
 class OrdersUnitOfWork(UnitOfWork):
-    def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
-        super().__init__(connection, flow, clock)
-        self.orders = OrderRepository(connection, self)
-
-    async def flush(self) -> None:
-        await self.orders.flush()
+    orders = repository(OrderRepository)
 
     async def save_ledger(
         self,

@@ -63,9 +63,9 @@ class Quote(Reply):
     required_deposit_vnd: VND
     deposit_ratio: Decimal | None = Field(
         default=None,
-        description="The share of the goods total the required deposit was priced with (the "
-        "fees catalog's). The orders service decides the deposit of a placed order "
-        "(AZL_DEPOSIT_RATIO, same default); the order's required_deposit_vnd is the one owed.",
+        description="The share of the goods total the required deposit was priced with: "
+        "AZL_DEPOSIT_RATIO, the one setting the orders service decides each order's deposit "
+        "with; the placed order's required_deposit_vnd is the one owed.",
     )
     priced_on_delivery: list[ServiceCode] = Field(
         default_factory=list,
@@ -191,6 +191,12 @@ class LedgerUpdated(FeeEvent):
     shipping_deducted_vnd: VND = Field(
         default=Decimal(0),
         description="International shipping deducted from complaint refunds (at most once).",
+    )
+    deducts_shipping_from_refunds: bool | None = Field(
+        default=None,
+        description="Whether this ledger deducts the charged international shipping from "
+        "complaint refunds (the fees setting AZL_DEDUCT_SHIPPING_FROM_REFUNDS): complaints "
+        "expects each refund's payout by it (null from senders before it was added).",
     )
     payouts_total_vnd: VND = Field(
         default=Decimal(0),

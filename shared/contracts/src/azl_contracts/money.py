@@ -1,4 +1,6 @@
-"""The money rules every service must agree on: whole-dong rounding and the goods total."""
+"""The money rules every service must agree on: whole-dong rounding, the goods total, the
+required deposit and the shipping a complaint refund deducts. Each rule is written here
+once; the service that owns its setting applies it and states the result in its events."""
 
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ balance) still fits one. Orders refuses goods above it (``limit_exceeded``), and
 fees quote."""
 
 DEFAULT_DEPOSIT_RATIO = Decimal("0.70")
-"""The required deposit's share of the goods total unless configured otherwise. Orders
-decides when the deposit is paid (``AZL_DEPOSIT_RATIO``); the fees catalog's
-``deposit_ratio`` only prices the quote's estimate, and ships equal to this default."""
+"""The required deposit's share of the goods total unless ``AZL_DEPOSIT_RATIO`` says
+otherwise (``azl_kit.settings.DepositRatioSetting``, the one setting): orders decides each
+order's deposit with it, the fees quote estimates the deposit with the same value."""
 
 
 def round_vnd(amount: Decimal) -> Decimal:
@@ -32,6 +34,20 @@ class PricedLine(Protocol):
 
     @property
     def unit_price_cny(self) -> Decimal: ...
+
+
+def required_deposit_vnd(goods_total_vnd: Decimal, deposit_ratio: Decimal) -> Decimal:
+    """The deposit an order owes before it is bought: its share of the goods total, in whole
+    dong (spec §3)."""
+    return round_vnd(goods_total_vnd * deposit_ratio)
+
+
+def refund_shipping_deduction(refund_vnd: Decimal, shipping_left_vnd: Decimal) -> Decimal:
+    """What a complaint refund deducts when the fees ledger deducts shipping from refunds
+    (``AZL_DEDUCT_SHIPPING_FROM_REFUNDS`` of fees, stated on every ``fees.ledger.updated``):
+    the charged international shipping not deducted by an earlier refund (once per order in
+    total), never more than the refund itself (spec §4)."""
+    return min(refund_vnd, max(Decimal(0), shipping_left_vnd))
 
 
 def goods_total_vnd(lines: Iterable[PricedLine], exchange_rate: Decimal) -> Decimal:

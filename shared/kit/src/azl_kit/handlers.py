@@ -21,9 +21,8 @@ from azl_contracts import Message, MessageKind, Reply, registry, versions
 from azl_contracts.topology import EVENTS_EXCHANGE, messages_for, queues_of
 
 from .errors import VersionRetired
-from .uow import UnitOfWork
 
-U = TypeVar("U", bound=UnitOfWork)
+U = TypeVar("U")  # the unit of work the handlers are written against: a service's port
 
 MessageHandler = Callable[[Any, Any], Awaitable[Reply | None]]
 QueryHandler = Callable[[Any], Awaitable[Reply]]

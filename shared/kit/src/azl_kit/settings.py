@@ -6,6 +6,7 @@ development and test.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
@@ -14,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from yarl import URL
 
 from azl_contracts import trust, versions
+from azl_contracts.money import DEFAULT_DEPOSIT_RATIO
 
 DEV_JWT_SECRET = "azl-development-secret-change-me-0123456789"
 
@@ -154,3 +156,19 @@ class ServiceSettings(BaseSettings):
         if problems:
             raise ValueError("unsafe settings for production: " + "; ".join(problems))
         return self
+
+
+class DepositRatioSetting(BaseSettings):
+    """``AZL_DEPOSIT_RATIO``, the one setting of the deposit rule
+    (``azl_contracts.money.required_deposit_vnd``), declared once for the services that
+    apply it: orders decides each order's required deposit with it, and the fees quote
+    estimates the deposit with the same value. A deployment sets it once for both."""
+
+    model_config = SettingsConfigDict(env_prefix="AZL_", extra="ignore")
+
+    deposit_ratio: Decimal = Field(
+        default=DEFAULT_DEPOSIT_RATIO,
+        gt=0,
+        le=1,
+        description="AZL_DEPOSIT_RATIO: the required deposit's share of the goods total.",
+    )

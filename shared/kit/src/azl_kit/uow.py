@@ -1,6 +1,8 @@
 """The unit of work: one database transaction per message, and the events it caused.
 
-Each service subclasses it to add its repositories. Aggregates record the events they cause
+Each service subclasses it to add its repositories, and states what its handlers use of it
+as a port (``<service>/ports.py``, extending ``UnitOfWorkPort``), so that its handlers can be
+proven against an in-memory fake. Aggregates record the events they cause
 (``aggregate.events``); the unit of work collects them from every aggregate it has seen, so
 the pipeline can store them in the outbox in the same transaction.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +30,52 @@ class RecordsEvents(Protocol):
     events: list[Event]
 
 
+class UnitOfWorkPort(Protocol):
+    """What every handler may use of its unit of work, whatever the service: the flow of the
+    message being handled, the clock, and events that no aggregate records."""
+
+    @property
+    def flow(self) -> FlowContext: ...
+
+    def now(self) -> datetime: ...
+
+    def publish(self, *events: Event) -> None: ...
+
+
+class Flushes(Protocol):
+    async def flush(self) -> None: ...
+
+
+R = TypeVar("R", bound=Flushes)
+
+
+class repository(Generic[R]):  # noqa: N801 - used like a field declaration
+    """Declares a repository of a unit of work: ``orders = repository(OrderRepository)``.
+    It is made on first use, from the unit of work's connection and the unit of work, and
+    written when the unit of work flushes."""
+
+    def __init__(self, factory: Callable[[AsyncConnection, UnitOfWork], R]) -> None:
+        self._factory = factory
+        self._name = ""
+
+    def __set_name__(self, owner: type[UnitOfWork], name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, uow: None, owner: Any) -> repository[R]: ...
+
+    @overload
+    def __get__(self, uow: UnitOfWork, owner: Any) -> R: ...
+
+    def __get__(self, uow: UnitOfWork | None, owner: Any) -> R | repository[R]:
+        if uow is None:
+            return self
+        made: R = self._factory(uow.connection, uow)
+        uow.__dict__[self._name] = made  # from now on the attribute is the repository itself
+        uow._repositories.append(made)
+        return made
+
+
 class UnitOfWork:
     def __init__(self, connection: AsyncConnection, flow: FlowContext, clock: Clock = utc_now):
         self.connection = connection
@@ -35,6 +83,7 @@ class UnitOfWork:
         self._clock = clock
         self._published: list[Event] = []
         self._seen: list[RecordsEvents] = []
+        self._repositories: list[Flushes] = []
 
     def now(self) -> datetime:
         return self._clock()
@@ -49,6 +98,8 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         """Write what the repositories hold; called by the pipeline before committing."""
+        for made in self._repositories:
+            await made.flush()
 
     def collect_events(self) -> list[Event]:
         events = list(self._published)
