@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -88,6 +90,8 @@ class Api(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # PID 1 of its container: SIGTERM does nothing unless handled
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     smtp = Controller(Catcher(), hostname="0.0.0.0", port=1025)
     smtp.start()
     print("catching mail on :1025, API on :8025", flush=True)
