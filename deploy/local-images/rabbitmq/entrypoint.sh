@@ -29,6 +29,22 @@ if [ ! -s "$cookie" ]; then
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$cookie"
   chown rabbitmq:rabbitmq "$cookie"; chmod 400 "$cookie"
 fi
+configs="/etc/rabbitmq/rabbitmq.conf /etc/rabbitmq/conf.d/*.conf"
+# shellcheck disable=SC2086
+if [ "${1:-}" = rabbitmq-server ] && grep -qs '^[[:space:]]*cluster_formation\.' $configs \
+  && grep -qsE "${UNKNOWN_TO_3_10}enabled[[:space:]]*=[[:space:]]*true" $configs; then
+  # What that setting does on 3.13, for a node joining a cluster: every quorum queue (the
+  # definitions declared them before this node joined) gets a member on it. Retried for a
+  # few minutes, the time the cluster takes to form.
+  (
+    node="rabbit@$(hostname)"
+    until rabbitmq-diagnostics -q check_running >/dev/null 2>&1; do sleep 2; done
+    for _ in $(seq 1 20); do
+      rabbitmq-queues -q grow "$node" all >/dev/null 2>&1 || true
+      sleep 15
+    done
+  ) &
+fi
 if [ "${1:-}" = rabbitmq-server ]; then
   exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups "$@"
 fi
