@@ -30,17 +30,17 @@ answers() { curl -sf --max-time 5 --unix-socket "$SOCKET" http://d/_ping >/dev/n
 
 install_packages() {
   local missing=()
-  command -v podman >/dev/null 2>&1 || missing+=(podman)
   command -v runc >/dev/null 2>&1 || missing+=(runc)
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]}"
+  # with their recommendations: netavark and aardvark-dns (containers reach each other by
+  # name), catatonit, buildah (podman's builder); runc before podman, so crun is not pulled in
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" uidmap slirp4netns \
-    containernetworking-plugins >/dev/null 2>&1 \
-    || { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-         uidmap slirp4netns containernetworking-plugins; }
+  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; }
 }
 
 configure() {

@@ -36,7 +36,7 @@ OUTCOMES = ("orders.order.placed.v2", "orders.command.rejected.v1")
 @pytest.fixture(scope="module")
 def cluster_stack(container_engine: None) -> Iterator[Stack]:
     stack = Stack(profiles=("cluster",), extra_env={"AZL_AMQP_HOST": "rabbitmq-lb"})
-    stack.compose("build", timeout=1500)  # cached by tests/deploy/test_compose.py's build
+    # `up` builds the service images only if they are missing: test_compose.py built them
     with running(stack) as up:
         yield up
 
