@@ -29,6 +29,8 @@ from .stack import RESULTS, Stack, health, running
 JWT_SECRET = "azl-development-secret-change-me-0123456789"  # compose's development default
 SERVICES = ("orders", "fees", "notifications", "complaints")
 STREAM = 60
+# the first test's setup builds four images and brings the stack up: minutes on a cold machine
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
