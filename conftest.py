@@ -34,8 +34,9 @@ def infra() -> Iterator[Infra]:
         yield value
     finally:
         provider.__exit__(None, None, None)
-        remaining = asyncio.run(leftovers(value))
-        assert not remaining, f"the test run left behind: {remaining}"
+        if value.source != "testcontainers":  # those servers are gone, with all they held
+            remaining = asyncio.run(leftovers(value))
+            assert not remaining, f"the test run left behind: {remaining}"
 
 
 @pytest.fixture

@@ -250,20 +250,69 @@ def provide() -> Iterator[Infra]:
         from testcontainers.community.postgres import PostgresContainer
         from testcontainers.community.rabbitmq import RabbitMqContainer
 
+        _configure_testcontainers()
+        # the images compose runs (the same variables): the stand-ins of deploy/local-images
+        # on a machine without registry access
         rabbit = stack.enter_context(
-            RabbitMqContainer(os.environ.get("AZL_TEST_RABBITMQ_IMAGE", "rabbitmq:4-management"))
+            RabbitMqContainer(os.environ.get(RABBITMQ_IMAGE_ENV, "rabbitmq:3.13-management"))
         )
         postgres = stack.enter_context(
-            PostgresContainer(os.environ.get("AZL_TEST_POSTGRES_IMAGE", "postgres:16"), driver=None)
+            PostgresContainer(os.environ.get(POSTGRES_IMAGE_ENV, "postgres:16"), driver=None)
         )
+        host = _ipv4(rabbit.get_container_host_ip())
         amqp_url = (
-            f"amqp://{rabbit.username}:{rabbit.password}@{rabbit.get_container_host_ip()}:"
+            f"amqp://{rabbit.username}:{rabbit.password}@{host}:"
             f"{rabbit.get_exposed_port(rabbit.port)}/"
         )
-        admin_url = postgres.get_connection_url().replace(f"/{postgres.dbname}", "/postgres")
+        admin_url = (
+            f"postgresql://{postgres.username}:{postgres.password}@"
+            f"{_ipv4(postgres.get_container_host_ip())}:{postgres.get_exposed_port(5432)}/postgres"
+        )
         infra = Infra(amqp_url, admin_url, namespace, "testcontainers", rabbit)
         with _cleaned_up(infra):
             yield infra
+
+
+RABBITMQ_IMAGE_ENV = "AZL_RABBITMQ_IMAGE"
+POSTGRES_IMAGE_ENV = "AZL_POSTGRES_IMAGE"
+
+
+def _ipv4(host: str) -> str:
+    """``localhost`` may resolve to ::1 first, where an engine need not publish its ports."""
+    return "127.0.0.1" if host == "localhost" else host
+
+
+def _configure_testcontainers() -> None:
+    """Ryuk (testcontainers' reaper, which removes a crashed run's containers) when its image
+    is here or can be pulled; otherwise without it: the ExitStack of ``provide`` stops and
+    removes both containers (and their volumes) itself. And, for Podman on this machine's
+    own Unix socket, the published ports on this machine (``docker_host``): testcontainers
+    would otherwise take a ``/.dockerenv`` for a sibling container of the engine and look
+    for a gateway address that Podman's API does not report."""
+    import docker
+    from testcontainers.core.config import ConnectionMode, testcontainers_config
+
+    client = docker.from_env()
+    try:
+        if testcontainers_config.connection_mode_override is None and _is_local_podman(client):
+            testcontainers_config.connection_mode_override = ConnectionMode.docker_host
+        if testcontainers_config.ryuk_disabled:
+            return
+        try:
+            client.images.get(testcontainers_config.ryuk_image)
+        except docker.errors.ImageNotFound:
+            try:
+                client.images.pull(testcontainers_config.ryuk_image)
+            except docker.errors.APIError:
+                testcontainers_config.ryuk_disabled = True
+    finally:
+        client.close()
+
+
+def _is_local_podman(client: Any) -> bool:
+    components = client.version().get("Components", [])
+    podman = any("podman" in str(c.get("Name", "")).lower() for c in components)
+    return podman and os.environ.get("DOCKER_HOST", "unix://").startswith("unix://")
 
 
 @contextmanager
