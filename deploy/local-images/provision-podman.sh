@@ -94,7 +94,9 @@ start_poller() {
 
 # No systemd, so nothing runs the healthchecks: `depends_on: service_healthy` would wait
 # forever. Every 2 s, each container still starting or unhealthy is checked; a healthy one
-# every 10 s (the compose files' interval).
+# every 10 s (the compose files' interval). The checks of one round run side by side: one
+# after another, a few containers whose check hangs (a service restarting while the broker
+# it waits for is not up) delayed every other container's check by minutes.
 poll_healthchecks() {
   local round=0 id status
   while :; do
@@ -105,8 +107,9 @@ poll_healthchecks() {
         *"(starting)"* | *"(unhealthy)"*) ;;
         *) continue ;;  # no healthcheck
       esac
-      timeout 30 podman healthcheck run "$id" >/dev/null 2>&1 || true
+      timeout 15 podman healthcheck run "$id" >/dev/null 2>&1 &
     done < <(podman ps --format '{{.ID}} {{.Status}}' 2>/dev/null)
+    wait
     round=$((round + 1))
     sleep 2
   done

@@ -127,7 +127,9 @@ class Stack:
     def address(self, service: str, port: int, index: int = 1) -> str:
         """``host:port`` where a container's port is published."""
         out = self.compose("port", "--index", str(index), service, str(port)).strip()
-        host, _, published = out.splitlines()[-1].rpartition(":")
+        host, _, published = (out.splitlines() or [""])[-1].rpartition(":")
+        if not published.isdigit():  # compose says why on stderr and exits 0
+            raise ComposeFailed(f"{service} publishes no port {port}: {out}")
         return f"{host or '127.0.0.1'}:{published}"
 
     def containers(self, *, all_states: bool = True) -> list[dict[str, Any]]:
