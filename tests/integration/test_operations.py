@@ -3,6 +3,7 @@ order through it, ``azl story`` shows the result, and Ctrl-C stops every process
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -92,28 +93,43 @@ class _Output:
         return "".join(self.lines) + "\n--- stderr ---\n" + stderr
 
 
-def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -> None:
+def _run_environment(infra: Infra) -> dict[str, str]:
     ports = {name: free_port() for name in SERVICES}
-    env = {
+    return {
         **os.environ,
-        **fresh_infra.service_env("orders"),
+        **infra.service_env("orders"),
         # as on a developer's machine: the operator's URL, and the namespace's users (made
         # by the harness here, so their passwords are given as compose gives them)
-        "AZL_AMQP_URL": fresh_infra.amqp_url,
-        **broker_passwords(fresh_infra),
+        "AZL_AMQP_URL": infra.amqp_url,
+        **broker_passwords(infra),
         "AZL_JWT_SECRET": JWT_SECRET,
         **{f"AZL_{name.upper()}_HTTP_PORT": str(port) for name, port in ports.items()},
         **{f"AZL_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
     }
-    log = (tmp_path / "run.log").open("w")
-    run = subprocess.Popen(
-        [sys.executable, "-m", "azl_cli", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    output = _Output(run)
+
+
+def _azl_run(env: dict[str, str], log_dir: Path) -> tuple[subprocess.Popen[str], _Output]:
+    with (log_dir / "run.log").open("w") as log:  # the child keeps its own descriptor
+        run = subprocess.Popen(
+            [sys.executable, "-m", "azl_cli", "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    return run, _Output(run)
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -> None:
+    env = _run_environment(fresh_infra)
+    ports = {name: int(env[f"AZL_{name.upper()}_HTTP_PORT"]) for name in SERVICES}
+    run, output = _azl_run(env, tmp_path)
     try:
         # ready, then where every API, AsyncAPI page and metrics endpoint is
         output.until(lambda lines: any("is running" in line for line in lines), tmp_path)
@@ -159,7 +175,23 @@ def test_run_command_demo_story_and_ctrl_c(fresh_infra: Infra, tmp_path: Path) -
     finally:
         run.send_signal(signal.SIGINT)  # Ctrl-C
         code = run.wait(timeout=60)
-        log.close()
         output.close()
     assert code == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert _still_running(fresh_infra.namespace) == []
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_process_managers_stop_signal_stops_every_service(
+    fresh_infra: Infra, tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    """SIGTERM (a process manager, ``timeout``, ``kill``) and SIGHUP (a closed terminal)
+    stop the platform as Ctrl-C does: no service is left running on the namespace."""
+    run, output = _azl_run(_run_environment(fresh_infra), tmp_path)
+    output.until(lambda lines: any("is running" in line for line in lines), tmp_path)
+    run.send_signal(stop_signal)
+    code = run.wait(timeout=60)
+    orphans = _still_running(fresh_infra.namespace)
+    _kill(orphans)  # so that they release the output pipe and the test ends, failing
+    output.close()
+    assert orphans == [], f"{len(orphans)} processes outlived azl run"
+    assert code == 0, (tmp_path / "run.log").read_text()[-3000:]

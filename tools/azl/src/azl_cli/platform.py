@@ -95,6 +95,18 @@ def stop(running: list[Running], grace: float = 25.0) -> int:
     return worst
 
 
+def _stop_on_termination_signals() -> None:
+    """SIGTERM and SIGHUP end ``azl run`` the way Ctrl-C does. Without this a process
+    manager's SIGTERM (or a closed terminal) killed only this process and left its
+    services running, orphaned, on the namespace's queues."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+
+
 def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
     env = dict(os.environ)
     # the deployment's part, as the operator (AZL_OPERATOR_AMQP_URL, else the services'
@@ -110,6 +122,7 @@ def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
         return 2
     if created:
         print(f"created broker users: {', '.join(created)}", flush=True)
+    _stop_on_termination_signals()
     running = start(env, host)
     try:
         wait_ready(running, host, ready_timeout)
