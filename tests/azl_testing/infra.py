@@ -23,6 +23,7 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -39,6 +40,8 @@ from azl_cli import definitions
 from azl_cli.deployment import declare_topology as declare_deployment_topology
 from azl_contracts import trust
 from azl_contracts.topology import all_queues
+
+from . import leases
 
 AMQP_ENV = "AZL_TEST_AMQP_URL"
 DATABASE_ENV = "AZL_TEST_DATABASE_URL"
@@ -209,7 +212,19 @@ def _wait_for_users(infra: Infra, users: list[str]) -> None:
 
 
 def new_namespace() -> str:
-    return "azlt" + secrets.token_hex(4)
+    """A namespace of this process's own, leased to it until ``remove_everything``."""
+    namespace = "azlt" + secrets.token_hex(4)
+    leases.take(namespace)
+    return namespace
+
+
+def sweep_abandoned(amqp_url: str, database_url: str) -> list[str]:
+    """Remove from these servers the namespaces of test runs that were killed before they
+    could clean up (``leases``)."""
+    swept = leases.claim_abandoned()
+    for namespace in swept:
+        asyncio.run(remove_everything(Infra(amqp_url, database_url, namespace, "environment")))
+    return swept
 
 
 def _docker_available() -> bool:
@@ -233,6 +248,8 @@ def provide() -> Iterator[Infra]:
     amqp, database = os.environ.get(AMQP_ENV), os.environ.get(DATABASE_ENV)
     namespace = new_namespace()
     if amqp and database:
+        if swept := sweep_abandoned(amqp, database):
+            print(f"removed {len(swept)} namespaces of killed test runs: {swept}", file=sys.stderr)
         infra = Infra(amqp, database, namespace, "environment")
         with _cleaned_up(infra):
             yield infra
@@ -434,6 +451,7 @@ async def remove_everything(infra: Infra) -> None:
             await conn.execute(f'DROP DATABASE IF EXISTS "{quoted}" WITH (FORCE)')
     finally:
         await conn.close()
+    leases.release(infra.namespace)
 
 
 async def _deleting(
