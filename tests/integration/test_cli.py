@@ -272,10 +272,11 @@ async def test_tail_prints_the_events_of_commands_sent_meanwhile(infra: Infra, b
     finally:
         if tail.returncode is None:
             tail.send_signal(signal.SIGINT)  # Ctrl-C
-        code = await asyncio.wait_for(tail.wait(), 30)
-        printed.append((await tail.stdout.read()).decode())
+        # both pipes read while it stops: one left full would block its last writes
+        rest, errors = await asyncio.wait_for(tail.communicate(), 30)
+        printed.append(rest.decode())
 
-    assert code == 0, (await tail.stderr.read()).decode()
+    assert tail.returncode == 0, errors.decode()
     whole = "".join(printed)
     assert of_order(whole) == expected
     assert {

@@ -59,10 +59,12 @@ def start(env: dict[str, str], host: str = "127.0.0.1") -> list[Running]:
     return running
 
 
-def wait_ready(running: list[Running], host: str, timeout: float) -> None:
+def wait_ready(
+    running: list[Running], host: str, timeout: float, signals: StopSignals | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     pending = list(running)
-    while pending:
+    while pending and not (signals and signals.received):
         for service in list(pending):
             if service.process.poll() is not None:
                 raise Failure(
@@ -95,16 +97,20 @@ def stop(running: list[Running], grace: float = 25.0) -> int:
     return worst
 
 
-def _stop_on_termination_signals() -> None:
-    """SIGTERM and SIGHUP end ``azl run`` the way Ctrl-C does. Without this a process
-    manager's SIGTERM (or a closed terminal) killed only this process and left its
-    services running, orphaned, on the namespace's queues."""
+class StopSignals:
+    """Ctrl-C (SIGINT), a process manager's SIGTERM and a closed terminal's SIGHUP each ask
+    ``azl run`` to stop its services. The handler only notes the request and the loops look
+    at it: an exception raised at an arbitrary point (KeyboardInterrupt) can land inside
+    ``subprocess``'s own locking and leave the stop waiting on a child forever, and without
+    a handler SIGTERM killed this process alone, leaving its services running, orphaned."""
 
-    def interrupt(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+    def __init__(self) -> None:
+        self.received: str | None = None
+        for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, self._note)
 
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)
+    def _note(self, signum: int, _frame: object) -> None:
+        self.received = signal.Signals(signum).name
 
 
 def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
@@ -122,30 +128,34 @@ def run(host: str = "127.0.0.1", ready_timeout: float = 90.0) -> int:
         return 2
     if created:
         print(f"created broker users: {', '.join(created)}", flush=True)
-    _stop_on_termination_signals()
+    signals = StopSignals()
     running = start(env, host)
     try:
-        wait_ready(running, host, ready_timeout)
-        namespace = env.get("AZL_NAMESPACE", "azl")
-        print(f"\nAZL Orders is running (namespace {namespace!r}); Ctrl-C stops it.\n", flush=True)
-        for service in running:
-            if service.port == 0:
-                continue
-            base = f"http://{host}:{service.port}"
-            print(
-                f"  {service.name:<14} API {base}/docs   AsyncAPI {base}/asyncapi   "
-                f"metrics {base}/metrics",
-                flush=True,
-            )
-        print(flush=True)
-        while all(s.process.poll() is None for s in running):
+        wait_ready(running, host, ready_timeout, signals)
+        if not signals.received:
+            _print_where(running, host, namespace)
+        while not signals.received and all(s.process.poll() is None for s in running):
             time.sleep(0.5)
+        if signals.received:
+            print(f"\nstopping ({signals.received})…", flush=True)
+            return stop(running)
         dead = [s.name for s in running if s.process.poll() is not None]
         print(f"stopping: {', '.join(dead)} exited", file=sys.stderr, flush=True)
         return stop(running) or 1
-    except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
-        return stop(running)
     except BaseException:
         stop(running)
         raise
+
+
+def _print_where(running: list[Running], host: str, namespace: str) -> None:
+    print(f"\nAZL Orders is running (namespace {namespace!r}); Ctrl-C stops it.\n", flush=True)
+    for service in running:
+        if service.port == 0:
+            continue
+        base = f"http://{host}:{service.port}"
+        print(
+            f"  {service.name:<14} API {base}/docs   AsyncAPI {base}/asyncapi   "
+            f"metrics {base}/metrics",
+            flush=True,
+        )
+    print(flush=True)
