@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
@@ -25,14 +25,7 @@ import pytest_asyncio
 from azl_testing import builders
 from azl_testing.bus import Received
 from azl_testing.failover import FailoverObserver
-from azl_testing.infra import (
-    BUS_ROLE,
-    Infra,
-    declare_topology,
-    leftovers,
-    new_namespace,
-    remove_everything,
-)
+from azl_testing.infra import BUS_ROLE, Infra, own_namespace
 from azl_testing.processes import ServiceProcess
 
 from azl_contracts.topology import all_queues
@@ -52,19 +45,13 @@ FAST_RETRIES = {
 
 @pytest.fixture
 def cluster_infra(infra: Infra, cluster: Cluster) -> Iterator[Infra]:
-    own = replace(
+    with own_namespace(
         infra,
         amqp_url=cluster.url,
-        namespace=new_namespace(),
         rabbitmq_container=None,
         rabbitmq_nodes=tuple(node_name(i) for i in range(1, NODES + 1)),  # for rabbitmqctl
-    )
-    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
-    try:
+    ) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        assert not asyncio.run(leftovers(own))
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ The database it migrated on start is also compared with the tables the code decl
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -35,7 +33,7 @@ from azl_testing.complaints import (
     resolve,
     wait_for_complaint,
 )
-from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, own_namespace
 from azl_testing.processes import ServiceProcess
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -53,13 +51,8 @@ PHOTO = "https://img.example.com/a.jpg"
 @pytest.fixture(scope="module")
 def own_infra(infra: Infra) -> Iterator[Infra]:
     """The run's servers, in a namespace (and databases) of this module's own."""
-    own = replace(infra, namespace=new_namespace())
-    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
-    try:
+    with own_namespace(infra) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        assert asyncio.run(leftovers(own)) == []
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
@@ -21,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from azl_testing import builders
 from azl_testing.builders import payment
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, own_namespace
 from azl_testing.ledger import (
     SimulatedOrder,
     amounts,
@@ -54,13 +53,8 @@ async def fenced(bus: Bus) -> None:
 @pytest.fixture(scope="module")
 def own_infra(infra: Infra) -> Iterator[Infra]:
     """The run's servers, in a namespace (and databases) of this module's own."""
-    own = replace(infra, namespace=new_namespace())
-    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
-    try:
+    with own_namespace(infra) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        assert asyncio.run(leftovers(own)) == []
 
 
 @pytest.fixture(scope="module")
