@@ -221,15 +221,16 @@ def new_namespace() -> str:
 @contextmanager
 def own_namespace(infra: Infra, **changes: Any) -> Iterator[Infra]:
     """``infra`` (with ``changes``) in a namespace, users and databases of its own, the
-    deployment's exchanges and queues declared in it as the operator; afterwards everything
-    of it is removed, and nothing may be left."""
+    deployment's exchanges and queues declared in it as the operator; afterwards (also when
+    declaring failed) everything of it is removed, and nothing may be left."""
     own = replace(infra, namespace=new_namespace(), **changes)
-    asyncio.run(declare_topology(own))
     try:
+        asyncio.run(declare_topology(own))
         yield own
     finally:
         asyncio.run(remove_everything(own))
-        assert not asyncio.run(leftovers(own))
+        remaining = asyncio.run(leftovers(own))
+        assert not remaining, f"left behind: {remaining}"
 
 
 def sweep_abandoned(amqp_url: str, database_url: str) -> list[str]:

@@ -82,11 +82,8 @@ def services(
 @pytest_asyncio.fixture
 async def observer(fresh_infra: Infra, broker_users: dict[str, str]) -> AsyncIterator[Bus]:
     """An administrator watching every event (the test's own eyes)."""
-    bus = await Bus(fresh_infra).connect()
-    try:
+    async with Bus(fresh_infra) as bus:
         yield bus
-    finally:
-        await bus.close()
 
 
 async def _publish_as(url: str, exchange: str, routing_key: str, body: bytes = b"{}") -> str:

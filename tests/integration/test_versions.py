@@ -132,11 +132,8 @@ def closed(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[I
 
 @pytest_asyncio.fixture
 async def closed_bus(closed: Infra) -> AsyncIterator[Bus]:
-    client = await Bus(closed).connect()
-    try:
+    async with Bus(closed) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def test_once_the_window_is_closed_v1_is_refused_with_its_reason(closed_bus: Bus) -> None:
