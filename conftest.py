@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from azl_testing.infra import (
     Infra,
     InfrastructureUnavailable,
-    declare_topology,
     leftovers,
-    new_namespace,
+    own_namespace,
     provide,
-    remove_everything,
 )
 
 
@@ -42,11 +39,5 @@ def infra() -> Iterator[Infra]:
 @pytest.fixture
 def fresh_infra(infra: Infra) -> Iterator[Infra]:
     """The same servers as the run, but a namespace (and databases) of this test's own."""
-    own = replace(infra, namespace=new_namespace())
-    try:
-        asyncio.run(declare_topology(own))
+    with own_namespace(infra) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        remaining = asyncio.run(leftovers(own))
-        assert not remaining, f"left behind: {remaining}"

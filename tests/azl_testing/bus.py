@@ -94,6 +94,12 @@ class Bus:
         )
         return self
 
+    async def __aenter__(self) -> Bus:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     @property
     def client(self) -> Client:
         assert self._client is not None, "connect() first"

@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -216,6 +216,21 @@ def new_namespace() -> str:
     namespace = "azlt" + secrets.token_hex(4)
     leases.take(namespace)
     return namespace
+
+
+@contextmanager
+def own_namespace(infra: Infra, **changes: Any) -> Iterator[Infra]:
+    """``infra`` (with ``changes``) in a namespace, users and databases of its own, the
+    deployment's exchanges and queues declared in it as the operator; afterwards (also when
+    declaring failed) everything of it is removed, and nothing may be left."""
+    own = replace(infra, namespace=new_namespace(), **changes)
+    try:
+        asyncio.run(declare_topology(own))
+        yield own
+    finally:
+        asyncio.run(remove_everything(own))
+        remaining = asyncio.run(leftovers(own))
+        assert not remaining, f"left behind: {remaining}"
 
 
 def sweep_abandoned(amqp_url: str, database_url: str) -> list[str]:

@@ -15,28 +15,19 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
 
-import aio_pika
 import pytest
 import pytest_asyncio
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from azl_testing import builders
 from azl_testing.bus import Received
-from azl_testing.infra import (
-    BUS_ROLE,
-    Infra,
-    declare_topology,
-    leftovers,
-    new_namespace,
-    remove_everything,
-)
+from azl_testing.failover import FailoverObserver
+from azl_testing.infra import BUS_ROLE, Infra, own_namespace
 from azl_testing.processes import ServiceProcess
 
-from azl_contracts import Message, trust
 from azl_contracts.topology import all_queues
 
 from .cluster import NODES, RESULTS, Cluster, node_name
@@ -54,19 +45,13 @@ FAST_RETRIES = {
 
 @pytest.fixture
 def cluster_infra(infra: Infra, cluster: Cluster) -> Iterator[Infra]:
-    own = replace(
+    with own_namespace(
         infra,
         amqp_url=cluster.url,
-        namespace=new_namespace(),
         rabbitmq_container=None,
         rabbitmq_nodes=tuple(node_name(i) for i in range(1, NODES + 1)),  # for rabbitmqctl
-    )
-    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
-    try:
+    ) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        assert not asyncio.run(leftovers(own))
 
 
 @pytest.fixture
@@ -84,82 +69,19 @@ def services(cluster_infra: Infra, tmp_path: Path) -> Iterator[dict[str, Service
             process.stop()
 
 
-@dataclass
-class Observer:
-    """Every event, through HAProxy, on a durable quorum queue: it survives the node loss."""
-
-    infra: Infra
-    events: list[Received] = field(default_factory=list)
-    connection: AbstractRobustConnection | None = None
-
-    async def start(self) -> Observer:
-        # the harness's impersonator, stamping each message as its publisher sends it
-        self.connection = await aio_pika.connect_robust(
-            self.infra.url_as(BUS_ROLE), reconnect_interval=0.5
-        )
-        channel = await self.connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=500)
-        exchange = await channel.declare_exchange(
-            self.infra.name("events"), aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        self._commands = await channel.declare_exchange(
-            self.infra.name("commands"), aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        self._events = exchange
-        queue = await channel.declare_queue(
-            self.infra.name("test-observer"), durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        await queue.bind(exchange, routing_key="#")
-        await queue.consume(self._record)
-        return self
-
-    async def _record(self, message: AbstractIncomingMessage) -> None:
-        self.events.append(Received.of(message))
-        await message.ack()
-
-    async def publish(self, message: Message, message_id: str) -> int:
-        """Publish with confirms, retrying through a failover; returns the attempts it took."""
-        target = self._commands if message.KIND.value == "command" else self._events
-        for attempt in range(1, 200):
-            try:
-                await target.publish(
-                    aio_pika.Message(
-                        message.model_dump_json().encode(),
-                        message_id=message_id,
-                        type=message.message_type(),
-                        content_type="application/json",
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        user_id=self.infra.user(trust.publisher_for(message)),
-                    ),
-                    routing_key=message.routing_key(),
-                    timeout=5,
-                )
-                return attempt
-            except Exception:
-                await asyncio.sleep(0.2)
-        raise RuntimeError("could not publish through the failover")
-
-    def per_order(self, event_type: str, order_ids: set[str]) -> dict[str, set[str | None]]:
-        found: dict[str, set[str | None]] = {order_id: set() for order_id in order_ids}
-        for event in list(self.events):
-            if (event.type or "").startswith(event_type):
-                order_id = event.json.get("order_id")
-                if order_id in found:
-                    found[order_id].add(event.message_id)
-        return found
-
-    async def close(self) -> None:
-        if self.connection is not None:
-            channel = await self.connection.channel()
-            await channel.queue_delete(self.infra.name("test-observer"))
-            await self.connection.close()
-
-
 @pytest_asyncio.fixture
 async def observer(
     cluster_infra: Infra, services: dict[str, ServiceProcess]
-) -> AsyncIterator[Observer]:
-    running = await Observer(cluster_infra).start()
+) -> AsyncIterator[FailoverObserver]:
+    """Every event, through HAProxy; publishing as the harness's impersonator, stamping
+    each message as its publisher sends it (the test is the operator: it declares)."""
+    running = await FailoverObserver(
+        cluster_infra.url_as(BUS_ROLE),
+        namespace=cluster_infra.namespace,
+        queue_name=cluster_infra.name("test-observer"),
+        user_for=cluster_infra.user,
+        declare_exchanges=True,
+    ).start()
     try:
         yield running
     finally:
@@ -182,7 +104,7 @@ class Fault:
 
 @pytest.mark.timeout(900)
 async def test_cluster_failover_loses_and_duplicates_nothing(
-    cluster: Cluster, cluster_infra: Infra, observer: Observer
+    cluster: Cluster, cluster_infra: Infra, observer: FailoverObserver
 ) -> None:
     queue = cluster_infra.name("orders.commands")
     names = [name for spec in all_queues() for name in (spec.name, spec.dead_letter_queue)]

@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
-import aio_pika
 import pytest
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from azl_testing import builders
 from azl_testing.bus import Received
+from azl_testing.failover import FailoverObserver
 
-from azl_contracts import Message, trust
+from azl_contracts import trust
 from azl_contracts.topology import all_queues
 
 from .bus import ADMIN, NAMESPACE, url
@@ -84,64 +83,17 @@ async def _wait_for_members(stack: Stack, names: list[str], timeout: float = 180
         await asyncio.sleep(2)
 
 
-class Observer:
-    """Every event, through HAProxy, on a durable quorum queue of its own (it survives the
-    node loss); publishes as the definitions' operator, stamping each message's publisher."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.queue_name = f"{NAMESPACE}.deploy-observer-{secrets.token_hex(4)}"
-        self.events: list[Received] = []
-        self.connection: AbstractRobustConnection | None = None
-
-    async def start(self) -> Observer:
-        self.connection = await aio_pika.connect_robust(
-            url(self.address, *ADMIN), reconnect_interval=0.5
-        )
-        channel = await self.connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=500)
-        self._events = await channel.get_exchange(f"{NAMESPACE}.events", ensure=False)
-        self._commands = await channel.get_exchange(f"{NAMESPACE}.commands", ensure=False)
-        queue = await channel.declare_queue(
-            self.queue_name, durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        await queue.bind(self._events, routing_key="#")
-        await queue.consume(self._record)
-        return self
-
-    async def _record(self, message: AbstractIncomingMessage) -> None:
-        self.events.append(Received.of(message))
-        await message.ack()
-
-    async def publish(self, message: Message, message_id: str) -> int:
-        """Publish with confirms, retrying through the failover; the attempts it took."""
-        target = self._commands if message.KIND.value == "command" else self._events
-        for attempt in range(1, 200):
-            try:
-                await target.publish(
-                    aio_pika.Message(
-                        message.model_dump_json().encode(),
-                        message_id=message_id,
-                        type=message.message_type(),
-                        content_type="application/json",
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        user_id=trust.user_name(
-                            trust.default_user_prefix(NAMESPACE), trust.publisher_for(message)
-                        ),
-                    ),
-                    routing_key=message.routing_key(),
-                    timeout=5,
-                )
-                return attempt
-            except Exception:
-                await asyncio.sleep(0.2)
-        raise RuntimeError("could not publish through the failover")
-
-    async def close(self) -> None:
-        if self.connection is not None:
-            channel = await self.connection.channel()
-            await channel.queue_delete(self.queue_name)
-            await self.connection.close()
+def _observer(address: str) -> FailoverObserver:
+    """Every event, through HAProxy, on a quorum queue of its own; publishes as the
+    definitions' operator, stamping each message's publisher (the definitions made the
+    exchanges: it only looks them up)."""
+    return FailoverObserver(
+        url(address, *ADMIN),
+        namespace=NAMESPACE,
+        queue_name=f"{NAMESPACE}.deploy-observer-{secrets.token_hex(4)}",
+        user_for=lambda publisher: trust.user_name(trust.default_user_prefix(NAMESPACE), publisher),
+        declare_exchanges=False,
+    )
 
 
 def _stop_container(stack: Stack, service: str) -> None:
@@ -172,7 +124,7 @@ async def test_the_leader_of_the_orders_command_queue_stopped_mid_stream_loses_n
     await _wait_for_members(stack, names)
     commands_queue = f"{NAMESPACE}.orders.commands"
     leader = str(_queues(stack)[commands_queue]["leader"]).removeprefix("rabbit@")
-    observer = await Observer(stack.address("rabbitmq-lb", 5672)).start()
+    observer = await _observer(stack.address("rabbitmq-lb", 5672)).start()
     try:
         customer = builders.customer()
         placements: dict[str, str] = {}  # command id -> order id

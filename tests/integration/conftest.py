@@ -74,11 +74,8 @@ def platform(infra: Infra, log_dir: Path, mail_server: MailServer) -> Iterator[P
 
 @pytest_asyncio.fixture(scope="session")
 async def bus(infra: Infra, platform: Platform) -> AsyncIterator[Bus]:
-    client = await Bus(infra).connect()
-    try:
+    async with Bus(infra) as client:
         yield client
-    finally:
-        await client.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
@@ -26,13 +25,7 @@ import pytest_asyncio
 from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
 from azl_testing import builders
 from azl_testing.bus import Bus
-from azl_testing.infra import (
-    Infra,
-    declare_topology,
-    leftovers,
-    new_namespace,
-    remove_everything,
-)
+from azl_testing.infra import Infra, own_namespace
 from azl_testing.infra import broker_users as infra_users
 from azl_testing.processes import ServiceProcess
 from faststream.rabbit import RabbitBroker, RabbitExchange
@@ -48,13 +41,8 @@ SERVICES = ("orders", "fees", "notifications", "complaints")
 @pytest.fixture(scope="module")
 def fresh_infra(infra: Infra) -> Iterator[Infra]:
     """A namespace of this module's own: its users, queues and databases are removed after."""
-    own = replace(infra, namespace=new_namespace())
-    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
-    try:
+    with own_namespace(infra) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        assert not asyncio.run(leftovers(own))
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +82,8 @@ def services(
 @pytest_asyncio.fixture
 async def observer(fresh_infra: Infra, broker_users: dict[str, str]) -> AsyncIterator[Bus]:
     """An administrator watching every event (the test's own eyes)."""
-    bus = await Bus(fresh_infra).connect()
-    try:
+    async with Bus(fresh_infra) as bus:
         yield bus
-    finally:
-        await bus.close()
 
 
 async def _publish_as(url: str, exchange: str, routing_key: str, body: bytes = b"{}") -> str:

@@ -10,9 +10,7 @@ The database it migrated on start is also compared with the tables the code decl
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -20,8 +18,6 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 import pytest_asyncio
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from azl_testing import builders, flows
 from azl_testing.bus import Bus
 from azl_testing.complaints import (
@@ -35,9 +31,9 @@ from azl_testing.complaints import (
     resolve,
     wait_for_complaint,
 )
-from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, own_namespace
 from azl_testing.processes import ServiceProcess
-from sqlalchemy.ext.asyncio import create_async_engine
+from azl_testing.schema import schema_differences
 
 from azl_contracts import complaints as k
 from azl_contracts.common import OrderStatus
@@ -53,13 +49,8 @@ PHOTO = "https://img.example.com/a.jpg"
 @pytest.fixture(scope="module")
 def own_infra(infra: Infra) -> Iterator[Infra]:
     """The run's servers, in a namespace (and databases) of this module's own."""
-    own = replace(infra, namespace=new_namespace())
-    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
-    try:
+    with own_namespace(infra) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        assert asyncio.run(leftovers(own)) == []
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +72,8 @@ def complaints_alone(own_infra: Infra, log_dir: Path) -> Iterator[ServiceProcess
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def alone_bus(own_infra: Infra, complaints_alone: ServiceProcess) -> AsyncIterator[Bus]:
-    client = await Bus(own_infra).connect()
-    try:
+    async with Bus(own_infra) as client:
         yield client
-    finally:
-        await client.close()
 
 
 @pytest_asyncio.fixture
@@ -327,12 +315,5 @@ async def test_the_migrations_build_the_schema_the_code_uses(
     own_infra: Infra, complaints_alone: ServiceProcess
 ) -> None:
     """The service migrated its database on start; nothing differs from ``storage.metadata``."""
-    engine = create_async_engine(own_infra.database_url("complaints"))
-    try:
-        async with engine.connect() as conn:
-            differences = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
-    finally:
-        await engine.dispose()
+    differences = await schema_differences(own_infra, "complaints", metadata)
     assert differences == []

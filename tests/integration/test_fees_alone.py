@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 import pytest_asyncio
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from azl_testing import builders
 from azl_testing.builders import payment
 from azl_testing.bus import Bus
-from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, own_namespace
 from azl_testing.ledger import (
     SimulatedOrder,
     amounts,
@@ -33,7 +30,7 @@ from azl_testing.ledger import (
     refund_approved,
 )
 from azl_testing.processes import ServiceProcess
-from sqlalchemy.ext.asyncio import create_async_engine
+from azl_testing.schema import schema_differences
 
 from azl_contracts.common import ServiceCode
 from fees.storage import metadata
@@ -54,13 +51,8 @@ async def fenced(bus: Bus) -> None:
 @pytest.fixture(scope="module")
 def own_infra(infra: Infra) -> Iterator[Infra]:
     """The run's servers, in a namespace (and databases) of this module's own."""
-    own = replace(infra, namespace=new_namespace())
-    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
-    try:
+    with own_namespace(infra) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        assert asyncio.run(leftovers(own)) == []
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +78,8 @@ def fees_alone(own_infra: Infra, log_dir: Path) -> Iterator[ServiceProcess]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def fees_bus(own_infra: Infra, fees_alone: ServiceProcess) -> AsyncIterator[Bus]:
-    client = await Bus(own_infra).connect()
-    try:
+    async with Bus(own_infra) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def test_refunds_deduct_the_charged_shipping_once_per_order(fees_bus: Bus) -> None:
@@ -178,12 +167,5 @@ async def test_the_migrations_build_the_schema_the_code_uses(
     own_infra: Infra, fees_alone: ServiceProcess
 ) -> None:
     """The service migrated its database on start; nothing differs from ``storage.metadata``."""
-    engine = create_async_engine(own_infra.database_url("fees"))
-    try:
-        async with engine.connect() as conn:
-            differences = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
-    finally:
-        await engine.dispose()
+    differences = await schema_differences(own_infra, "fees", metadata)
     assert differences == []

@@ -9,11 +9,9 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from azl_testing.infra import Infra
+from azl_testing.schema import schema_differences
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from .conftest import SERVICES, Platform
 
@@ -23,13 +21,6 @@ async def test_the_migrated_database_is_what_the_code_declares(
     infra: Infra, platform: Platform, service: str
 ) -> None:
     metadata: MetaData = importlib.import_module(f"{service}.storage").metadata
-    engine = create_async_engine(infra.database_url(service), pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            differences = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
-    finally:
-        await engine.dispose()
+    differences = await schema_differences(infra, service, metadata)
     assert metadata.tables, f"{service}.storage declares no table"
     assert differences == []

@@ -30,6 +30,7 @@ from azl_testing.infra import (
     declare_topology,
     leftovers,
     new_namespace,
+    own_namespace,
     remove_everything,
 )
 from azl_testing.processes import ServiceProcess
@@ -47,13 +48,8 @@ SERVICES = ("orders", "fees", "notifications", "complaints")
 @pytest.fixture(scope="module")
 def own_infra(infra: Infra) -> Iterator[Infra]:
     """A namespace of this module's own, its exchanges declared by the operator (guest)."""
-    own = replace(infra, namespace=new_namespace())
-    asyncio.run(declare_topology(own))
-    try:
+    with own_namespace(infra) as own:
         yield own
-    finally:
-        asyncio.run(remove_everything(own))
-        assert not asyncio.run(leftovers(own))
 
 
 @pytest.fixture(scope="module")

@@ -64,11 +64,8 @@ def traced_platform(
 
 @pytest_asyncio.fixture
 async def traced_bus(fresh_infra: Infra, traced_platform: Platform) -> AsyncIterator[Bus]:
-    client = await Bus(fresh_infra).connect()
-    try:
+    async with Bus(fresh_infra) as client:
         yield client
-    finally:
-        await client.close()
 
 
 def _chain(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[ReceivedSpan]:

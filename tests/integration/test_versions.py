@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest_asyncio
 from azl_testing import builders
 from azl_testing.bus import Bus
 from azl_testing.complaints import ComplaintsApi
-from azl_testing.infra import Infra, declare_topology, leftovers, new_namespace, remove_everything
+from azl_testing.infra import Infra, own_namespace
 from azl_testing.ledger import SimulatedOrder, ledger_when
 from azl_testing.metrics import metric, metric_reaches
 from azl_testing.processes import ServiceProcess
@@ -114,31 +113,27 @@ def _delivery() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def closed(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     """orders and fees of a namespace of their own, with v1 retired."""
-    own = replace(infra, namespace=new_namespace())
-    asyncio.run(declare_topology(own))  # the deployment's exchanges, as the operator
-    logs: Path = tmp_path_factory.mktemp("closed-window")
-    processes = [
-        ServiceProcess(name, own, logs, extra_env={"AZL_RETIRED_MESSAGE_TYPES": RETIRED}).start()
-        for name in ("orders", "fees")
-    ]
-    try:
-        for process in processes:
-            process.wait_ready()
-        yield own
-    finally:
-        for process in processes:
-            process.stop()
-        asyncio.run(remove_everything(own))
-        assert not asyncio.run(leftovers(own))
+    with own_namespace(infra) as own:
+        logs: Path = tmp_path_factory.mktemp("closed-window")
+        processes = [
+            ServiceProcess(
+                name, own, logs, extra_env={"AZL_RETIRED_MESSAGE_TYPES": RETIRED}
+            ).start()
+            for name in ("orders", "fees")
+        ]
+        try:
+            for process in processes:
+                process.wait_ready()
+            yield own
+        finally:
+            for process in processes:
+                process.stop()
 
 
 @pytest_asyncio.fixture
 async def closed_bus(closed: Infra) -> AsyncIterator[Bus]:
-    client = await Bus(closed).connect()
-    try:
+    async with Bus(closed) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def test_once_the_window_is_closed_v1_is_refused_with_its_reason(closed_bus: Bus) -> None:

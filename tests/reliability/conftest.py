@@ -42,11 +42,8 @@ def platform(fault_infra: Infra, tmp_path: Path) -> Iterator[FaultPlatform]:
 
 @pytest_asyncio.fixture
 async def bus(fault_infra: Infra) -> AsyncIterator[Bus]:
-    client = await Bus(fault_infra).connect()
-    try:
+    async with Bus(fault_infra) as client:
         yield client
-    finally:
-        await client.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -6,24 +6,8 @@ from typing import Any
 
 from azl_kit.dead_letters import ORIGINAL_USER_ID_HEADER, DeadLetterCode, DeadLetters
 from azl_kit.envelope import Envelope
-from azl_kit.publisher import Publisher
 
-
-class Recording(Publisher):
-    def __init__(self) -> None:
-        super().__init__("tests")
-        self.sent: list[tuple[dict[str, Any], dict[str, Any]]] = []
-
-    async def publish_raw(
-        self,
-        body: bytes,
-        *,
-        exchange: str,
-        routing_key: str,
-        properties: dict[str, Any],
-        headers: dict[str, Any],
-    ) -> None:
-        self.sent.append((properties, headers))
+from .fakes import RecordingPublisher
 
 
 def envelope(user_id: str | None, headers: dict[str, Any]) -> Envelope:
@@ -47,11 +31,11 @@ def envelope(user_id: str | None, headers: dict[str, Any]) -> Envelope:
 
 
 async def _dead_letter(user_id: str | None, headers: dict[str, Any]) -> dict[str, Any]:
-    publisher = Recording()
+    publisher = RecordingPublisher()
     letters = DeadLetters(publisher, exchange="ns.dlx", service="orders")
     await letters.send(envelope(user_id, headers), code=DeadLetterCode.FORBIDDEN, reason="no")
-    [(_, sent)] = publisher.sent
-    return sent
+    [sent] = publisher.sent
+    return sent.headers
 
 
 async def test_the_validated_user_id_replaces_whatever_the_publisher_claimed() -> None:

@@ -10,25 +10,20 @@ from typing import Any, cast
 from uuid import uuid4
 
 from faststream.rabbit.message import RabbitMessage
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from azl_contracts import Message, ReasonCode, payments
 from azl_contracts import fees as contract
 from azl_contracts.topology import queues_of
 from azl_kit.authorisation import Authorisation, Check
-from azl_kit.dead_letters import DeadLetters
 from azl_kit.envelope import Envelope
 from azl_kit.errors import ValidationFailed
 from azl_kit.handlers import Handlers, Route
-from azl_kit.metrics import Metrics
-from azl_kit.outbox import OutboxRelay
 from azl_kit.outcomes import Rejection
-from azl_kit.outgoing import OutgoingMessage
 from azl_kit.pipeline import MessagePipeline
-from azl_kit.publisher import Publisher
 from azl_kit.retry import RetryPolicy
 
-NS = "azlunit"
+from .fakes import NS, RecordingPublisher, command_envelope, pipeline_without_database
+
 FEES_COMMANDS = next(q for q in queues_of("fees") if q.name == "fees.commands")
 QUOTE = contract.QuoteRequest.model_validate(
     {"items": [{"quantity": 1, "unit_price_cny": "10.00"}], "exchange_rate": "3500"}
@@ -42,59 +37,6 @@ ANSWER = contract.Quote(
     required_deposit_vnd=24_500,
 )
 FAST = RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002, unexpected_max_attempts=3)
-
-
-@dataclass
-class Published:
-    exchange: str
-    routing_key: str
-    body: bytes
-    headers: dict[str, Any]
-
-
-@dataclass
-class RecordingPublisher(Publisher):
-    """Keeps what would have gone to the broker; fails while ``broker_down``."""
-
-    sent: list[Published] = field(default_factory=list)
-    broker_down: bool = False
-
-    def __post_init__(self) -> None:
-        super().__init__("tests")
-
-    async def publish(self, message: OutgoingMessage) -> None:
-        if self.broker_down:
-            raise ConnectionResetError("broker gone")
-        self.sent.append(
-            Published(message.exchange, message.routing_key, message.body, message.headers)
-        )
-
-    async def publish_raw(
-        self,
-        body: bytes,
-        *,
-        exchange: str,
-        routing_key: str,
-        properties: dict[str, Any],
-        headers: dict[str, Any],
-    ) -> None:
-        if self.broker_down:
-            raise ConnectionResetError("broker gone")
-        self.sent.append(Published(exchange, routing_key, body, headers))
-
-    def to(self, exchange: str) -> list[Published]:
-        return [p for p in self.sent if p.exchange == f"{NS}.{exchange}"]
-
-
-class UnreachableDatabase:
-    def connect(self) -> Any:
-        raise ConnectionRefusedError("database down")
-
-    def begin(self) -> Any:
-        raise ConnectionRefusedError("database down")
-
-    def execution_options(self, **options: Any) -> Any:
-        return self
 
 
 @dataclass
@@ -121,22 +63,12 @@ def pipeline(
     handlers: Handlers[Any] = Handlers()
     handlers.add(contract.QuoteRequest, handler)
     handlers.add(payments.DepositReceived, never_called)
-    engine = cast(AsyncEngine, UnreachableDatabase())
-    metrics = Metrics()
-    return MessagePipeline(
+    return pipeline_without_database(
         service="fees",
-        namespace=NS,
         queue=FEES_COMMANDS,
         handlers=handlers,
-        uow_factory=lambda conn, flow: cast(Any, None),
-        engine=engine,
         publisher=publisher,
-        relay=OutboxRelay(engine, publisher, metrics, batch_size=10, poll_interval=1.0, grace=1.0),
-        dead_letters=DeadLetters(publisher, exchange=f"{NS}.dlx", service="fees"),
         retry=FAST,
-        metrics=metrics,
-        max_message_bytes=1024 * 1024,
-        redelivery_limit=10,
         authorise=authorise,
     )
 
@@ -147,22 +79,12 @@ def envelope(
     headers: dict[str, Any] | None = None,
     reply_to: str | None = "amq.gen-caller",
 ) -> Envelope:
-    message_id = uuid4()
-    return Envelope(
-        queue=f"{NS}.fees.commands",
-        body=QUOTE.model_dump_json().encode() if body is None else body,
-        raw_message_id=str(message_id),
-        message_id=message_id,
-        correlation_id=str(message_id),
-        message_type=message_type,
+    return command_envelope(
+        FEES_COMMANDS.name,
+        message_type,
+        QUOTE.model_dump_json().encode() if body is None else body,
         reply_to=reply_to,
-        content_type="application/json",
-        app_id="tests",
-        exchange=f"{NS}.commands",
-        routing_key=message_type.rsplit(".v", 1)[0],
-        headers=headers or {},
-        delivery_count=int((headers or {}).get("x-delivery-count", 0)),
-        properties={"message_id": str(message_id), "message_type": message_type},
+        headers=headers,
     )
 
 

@@ -8,14 +8,13 @@ depends on a lock or on a concurrent change can be pinned."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from azl_testing.fakes import FakeUnitOfWorkBase
+from azl_testing.fakes import FakeUnitOfWorkBase, FakeVersionedRepository
 
 from azl_contracts import Event
 from azl_contracts.common import OrderStatus
@@ -27,16 +26,11 @@ from complaints.ports import Ledger
 from .conftest import NOW
 
 
-class FakeComplaints:
-    def __init__(self) -> None:
-        self.committed: dict[UUID, Complaint] = {}
-        self._new: list[Complaint] = []
-        self._loaded: list[Complaint] = []
+class FakeComplaints(FakeVersionedRepository[Complaint]):
+    kind = "complaint"
 
-    def _load(self, complaint: Complaint) -> Complaint:
-        copy = deepcopy(complaint)
-        self._loaded.append(copy)
-        return copy
+    def _identity(self, aggregate: Complaint) -> UUID:
+        return aggregate.complaint_id
 
     async def get(self, complaint_id: UUID) -> Complaint | None:
         stored = self.committed.get(complaint_id)
@@ -60,26 +54,6 @@ class FakeComplaints:
     async def ensure_current(self, complaint: Complaint) -> None:
         if self.committed[complaint.complaint_id].version != complaint.version:
             raise ConcurrencyConflict(f"complaint {complaint.complaint_id} changed underneath")
-
-    def add(self, complaint: Complaint) -> None:
-        self._new.append(complaint)
-
-    def commit(self) -> list[Event]:
-        """Write new and changed complaints; a version moved underneath is a conflict."""
-        for complaint in self._loaded:
-            stored = self.committed[complaint.complaint_id]
-            if complaint.changed and stored.version != complaint.version - 1:
-                raise ConcurrencyConflict(f"complaint {complaint.complaint_id} changed underneath")
-        events: list[Event] = []
-        for complaint in self._new + self._loaded:
-            if complaint.changed:
-                events.extend(complaint.events)
-                complaint.events.clear()
-                complaint._changed = False
-                self.committed[complaint.complaint_id] = deepcopy(complaint)
-        self._new.clear()
-        self._loaded.clear()
-        return events
 
 
 @dataclass

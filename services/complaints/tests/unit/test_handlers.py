@@ -7,13 +7,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from azl_testing.builders import ADDRESS
 from azl_testing.fakes import handle
 
 from azl_contracts import ReasonCode, fees, orders
 from azl_contracts import complaints as k
 from azl_contracts.common import (
     Delivery,
-    DeliveryAddress,
     ItemStatus,
     OrderStatus,
     ServiceCode,
@@ -87,14 +87,6 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 # --- the handlers' rules, on in-memory fakes (no broker, no database) ----------------------
-
-ADDRESS = DeliveryAddress(
-    full_name="Nguyễn Văn An",
-    phone="0912345678",
-    address_line="12 Phố Huế",
-    province="Hà Nội",
-    district="Hai Bà Trưng",
-)
 
 
 def order_fields(version: int, **fields: Any) -> dict[str, Any]:

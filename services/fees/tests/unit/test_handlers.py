@@ -7,6 +7,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from azl_testing.builders import ADDRESS
 from azl_testing.fakes import handle
 from structlog.testing import capture_logs
 
@@ -14,7 +15,6 @@ from azl_contracts import Actor, ActorRole, Message, ReasonCode, complaints, ord
 from azl_contracts import fees as contract
 from azl_contracts.common import (
     Delivery,
-    DeliveryAddress,
     ItemStatus,
     OrderStatus,
     PaymentMethod,
@@ -130,13 +130,6 @@ def test_a_catalog_must_price_every_fee_as_the_contracts_say() -> None:
 ORDER_ID = uuid4()
 RATE = Decimal(3500)
 STAFF = Actor(id="staff-1", role=ActorRole.STAFF)
-ADDRESS = DeliveryAddress(
-    full_name="Nguyễn Văn An",
-    phone="0912345678",
-    address_line="12 Phố Huế",
-    province="Hà Nội",
-    district="Hai Bà Trưng",
-)
 
 
 def order_goods(quantity: int = 2, price: str = "100.00") -> orders.Goods:

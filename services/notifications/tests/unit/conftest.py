@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+from azl_testing.builders import ADDRESS
+
 from azl_contracts import Actor, ActorRole, Event
 from azl_contracts import complaints as c
 from azl_contracts import fees as f
@@ -14,7 +16,6 @@ from azl_contracts import notifications as n
 from azl_contracts import orders as o
 from azl_contracts.common import (
     Delivery,
-    DeliveryAddress,
     ItemStatus,
     OrderStatus,
     ServiceCode,
@@ -28,13 +29,6 @@ CUSTOMER = Actor(id="cust-1", role=ActorRole.CUSTOMER)
 STAFF = Actor(id="staff-1", role=ActorRole.STAFF)
 SYSTEM = Actor(id="warehouse", role=ActorRole.SYSTEM)
 
-ADDRESS = DeliveryAddress(
-    full_name="Nguyễn Văn An",
-    phone="0912345678",
-    address_line="12 Phố Huế",
-    province="Hà Nội",
-    district="Hai Bà Trưng",
-)
 ITEM = o.OrderItem(
     item_id=uuid4(),
     product_url="https://item.taobao.com/item.htm?id=1",

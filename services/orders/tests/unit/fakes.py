@@ -7,14 +7,13 @@ each complaint's view."""
 
 from __future__ import annotations
 
-from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from azl_testing.fakes import FakeUnitOfWorkBase
+from azl_testing.fakes import FakeUnitOfWorkBase, FakeVersionedRepository
 
 from azl_contracts import Event
 from azl_kit.errors import ConcurrencyConflict
@@ -23,41 +22,18 @@ from orders.domain import Order
 from .conftest import NOW
 
 
-class FakeOrders:
-    def __init__(self) -> None:
-        self.committed: dict[UUID, Order] = {}
-        self._new: list[Order] = []
-        self._loaded: list[Order] = []
+class FakeOrders(FakeVersionedRepository[Order]):
+    kind = "order"
+
+    def _identity(self, aggregate: Order) -> UUID:
+        return aggregate.order_id
 
     async def get(self, order_id: UUID) -> Order | None:
         stored = self.committed.get(order_id)
-        if stored is None:
-            return None
-        copy = deepcopy(stored)
-        self._loaded.append(copy)
-        return copy
+        return None if stored is None else self._load(stored)
 
     async def exists(self, order_id: UUID) -> bool:
         return order_id in self.committed
-
-    def add(self, order: Order) -> None:
-        self._new.append(order)
-
-    def commit(self) -> list[Event]:
-        """Write new and changed orders; a version moved underneath is a conflict."""
-        for order in self._loaded:
-            if order.changed and self.committed[order.order_id].version != order.version - 1:
-                raise ConcurrencyConflict(f"order {order.order_id} changed underneath")
-        events: list[Event] = []
-        for order in self._new + self._loaded:
-            if order.changed:
-                events.extend(order.events)
-                order.events.clear()
-                order._changed = False
-                self.committed[order.order_id] = deepcopy(order)
-        self._new.clear()
-        self._loaded.clear()
-        return events
 
 
 @dataclass(frozen=True)
