@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
@@ -182,7 +183,13 @@ def tail(
         typer.echo(line + (f"\n    {message.body.decode(errors='replace')}" if bodies else ""))
 
     async def run() -> None:
-        await messaging.tail(amqp_url, namespace, pattern, show, asyncio.Event())
+        # Ctrl-C and SIGTERM end it cleanly even where SIGINT came ignored (a process
+        # started in the background by a shell inherits SIGINT ignored)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(stop_signal, stop.set)
+        await messaging.tail(amqp_url, namespace, pattern, show, stop)
 
     with contextlib.suppress(KeyboardInterrupt), reaching_broker(amqp_url):
         asyncio.run(run())
