@@ -14,11 +14,12 @@ the message path that was the largest share of a service's CPU.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 import zlib
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import asyncpg
@@ -89,26 +90,61 @@ def _upgrade_to_head(connection: Connection, script_location: Path) -> None:
     command.upgrade(config, "head")
 
 
-@asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+class transaction:  # noqa: N801 — used as ``async with transaction(engine)``, like a function
     """A connection whose every statement runs in one transaction, committed when the block
-    ends and rolled back when it raises. Its asyncpg connection is ``driver(conn)``."""
-    async with _autocommit(engine).connect() as conn:
-        raw: Any = (await conn.get_raw_connection()).driver_connection
-        lost = False
+    ends and rolled back when it raises. Its asyncpg connection is ``driver(conn)``.
+
+    A class rather than ``@asynccontextmanager``: every message runs one, and the
+    generator-based form costs a generator and its frames per message on top."""
+
+    __slots__ = ("_conn", "_driver", "_engine", "_span", "_transaction")
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def __aenter__(self) -> AsyncConnection:
+        self._conn = conn = await _autocommit(self._engine).connect().start()
+        # read off the connection just checked out: no second hop into SQLAlchemy's greenlet
+        # as ``get_raw_connection()`` takes
+        self._driver = raw = driver_of(conn)
+        self._span = tracing.transaction()
+        self._span.__enter__()
+        self._transaction = raw.transaction()
         try:
-            with tracing.transaction():
-                async with raw.transaction():
-                    yield conn
+            await self._transaction.__aenter__()
         except BaseException as error:
-            lost = connection_lost(error)
+            await self._release(error)
             raise
-        finally:
-            # SQLAlchemy resets nothing on an autocommit connection it takes back: one that
-            # failed under the driver, or still holds a transaction (cancelled mid-commit),
-            # must never serve another unit of work.
+        return conn
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            await self._transaction.__aexit__(kind, error, traceback)
+        except BaseException as failed:
+            await self._release(failed)
+            raise
+        await self._release(error)
+
+    async def _release(self, error: BaseException | None) -> None:
+        """Give the connection back; one that failed under the driver, or still holds a
+        transaction (cancelled mid-commit), must never serve another unit of work:
+        SQLAlchemy resets nothing on an autocommit connection it takes back."""
+        if error is None:
+            self._span.__exit__(None, None, None)
+        else:
+            self._span.__exit__(type(error), error, error.__traceback__)
+        raw, conn = self._driver, self._conn
+        lost = error is not None and connection_lost(error)
+        try:
             if lost or raw.is_closed() or raw.is_in_transaction():
                 await conn.invalidate()
+        finally:
+            await asyncio.shield(conn.close())  # as SQLAlchemy's own ``async with`` does
 
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
@@ -121,10 +157,15 @@ def _autocommit(engine: AsyncEngine) -> AsyncEngine:
     return _AUTOCOMMIT[engine]
 
 
+def driver_of(conn: AsyncConnection) -> Any:
+    """The asyncpg connection beneath a started ``conn``."""
+    assert conn.sync_connection is not None, "the connection is not started"
+    return conn.sync_connection.connection.driver_connection
+
+
 def driver(conn: AsyncConnection) -> Any:
     """The asyncpg connection beneath ``conn``, inside the transaction of ``transaction``."""
-    assert conn.sync_connection is not None, "the connection is not started"
-    raw: Any = conn.sync_connection.connection.driver_connection
+    raw: Any = driver_of(conn)
     if not raw.is_in_transaction():
         raise RuntimeError("driver statements run only inside azl_kit.db.transaction()")
     return raw
