@@ -267,13 +267,6 @@ async def _take(channel: aio_pika.abc.AbstractChannel, queue: str) -> AbstractIn
     return message
 
 
-class _Delivery:
-    """The one attribute of a FastStream delivery that ``broker.envelope`` reads."""
-
-    def __init__(self, message: AbstractIncomingMessage) -> None:
-        self.raw_message = message
-
-
 FORGED = {ORIGINAL_USER_ID_HEADER: "someone-trusted"}
 
 
@@ -289,7 +282,7 @@ async def test_a_letter_the_service_dead_lettered_is_replayed_as_its_original_pu
     taken = await _take(channel, topology.name("orders.commands"))
     assert taken.message_id == message_id
     assert taken.user_id == user(own_infra, "storefront")
-    envelope = kit_broker.envelope(_Delivery(taken), topology.name("orders.commands"))  # type: ignore[arg-type]
+    envelope = kit_broker.envelope(taken, topology.name("orders.commands"))
     await dead_letters.send(envelope, code=DeadLetterCode.FORBIDDEN, reason="refused (test)")
     await taken.ack()
 

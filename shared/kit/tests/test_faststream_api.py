@@ -1,7 +1,7 @@
 """The FastStream and aio-pika API that ``azl_kit.broker`` relies on, checked without a broker.
 
-Part of it is semi-internal (``broker.config.declarer``, the declarer's ``channel=``, the
-subscriber taking whatever its decoder returns when dependency injection is off); the pin
+Part of it is semi-internal (``broker.config.declarer``, the declarer's ``channel=`` and the
+robust aio-pika queue it returns, which the kit consumes itself); the pin
 ``faststream<0.8`` guards it, and this test says what changed when the pin is raised.
 See docs/decisions/0001-faststream-at-arms-length.md.
 """
@@ -16,8 +16,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractExchange, AbstractQueue
 from aio_pika.exceptions import AMQPConnectionError, ChannelNotFoundEntity
-from faststream.message import StreamMessage
-from faststream.middlewares import AckPolicy
+from aiormq.abc import DeliveredMessage
 from faststream.rabbit import (
     Channel,
     ExchangeType,
@@ -25,14 +24,13 @@ from faststream.rabbit import (
     RabbitBroker,
     RabbitExchange,
     RabbitQueue,
-    TestRabbitBroker,
 )
 from faststream.rabbit.helpers.declarer import RabbitDeclarer
-from faststream.rabbit.message import RabbitMessage
+from pamqp import commands as spec
+from pamqp.header import ContentHeader
 
 from azl_kit import broker
 from azl_kit.topology import ExchangeType as KitExchangeType
-from azl_kit.topology import QueueDeclaration
 
 
 def missing(function: Callable[..., Any], *names: str) -> list[str]:
@@ -56,11 +54,6 @@ def missing(function: Callable[..., Any], *names: str) -> list[str]:
                 "apply_types",
             ),
         ),
-        (
-            "RabbitBroker.subscriber()",
-            RabbitBroker.subscriber,
-            ("queue", "channel", "ack_policy", "decoder", "no_reply", "title"),
-        ),
         ("RabbitBroker.ping()", RabbitBroker.ping, ("timeout",)),
         ("RabbitBroker.declare_exchange()", RabbitBroker.declare_exchange, ("exchange",)),
         ("Channel()", Channel.__init__, ("prefetch_count",)),
@@ -70,7 +63,9 @@ def missing(function: Callable[..., Any], *names: str) -> list[str]:
             ("name", "queue_type", "durable", "declare", "arguments"),
         ),
         ("RabbitExchange()", RabbitExchange.__init__, ("name", "type", "durable", "declare")),
-        ("RabbitMessage.reject()", RabbitMessage.reject, ("requeue",)),
+        ("AbstractQueue.consume()", AbstractQueue.consume, ("callback",)),
+        ("AbstractQueue.cancel()", AbstractQueue.cancel, ("consumer_tag",)),
+        ("IncomingMessage.reject()", aio_pika.IncomingMessage.reject, ("requeue",)),
         (
             "aio_pika.Message()",
             aio_pika.Message.__init__,
@@ -123,7 +118,6 @@ def test_the_declarer_is_reachable_and_declares_a_queue_on_a_given_channel() -> 
 
 
 def test_the_enumerations_the_kit_names_still_exist() -> None:
-    assert AckPolicy.MANUAL, "AckPolicy.MANUAL is gone"
     assert QueueType.QUORUM.value == "quorum"
     for kind in KitExchangeType:
         assert ExchangeType(kind.value), f"FastStream has no exchange type {kind.value}"
@@ -150,36 +144,23 @@ def test_an_incoming_message_still_has_the_properties_the_envelope_reads() -> No
     )
     gone = [name for name in properties if not hasattr(aio_pika.IncomingMessage, name)]
     assert not gone, f"aio_pika.IncomingMessage lost {', '.join(gone)} (broker.envelope)"
-    assert "raw_message" in inspect.signature(StreamMessage.__init__).parameters, (
-        "FastStream's message no longer carries raw_message"
+
+
+def test_the_envelope_reads_an_incoming_message_as_aio_pika_makes_it() -> None:
+    """The consumer gets aio-pika's own delivery, body undecoded even when it is not JSON."""
+    properties = spec.Basic.Properties(message_id="m-1", message_type="probe.v1", headers={})
+    delivered = DeliveredMessage(
+        delivery=spec.Basic.Deliver(
+            consumer_tag="c", delivery_tag=1, exchange="x", routing_key="probe"
+        ),
+        header=ContentHeader(body_size=9, properties=properties),
+        body=b"{not json",
+        channel=None,  # type: ignore[arg-type]
     )
-
-
-async def test_a_consumer_gets_the_delivery_undecoded_and_settles_it_itself() -> None:
-    """With dependency injection off, the subscriber is handed what the decoder returned:
-    the message itself, whose body is not parsed even when it is not JSON."""
-    received: list[broker.Delivery] = []
-    settled: list[str] = []
-
-    async def consumer(delivery: broker.Delivery) -> None:
-        received.append(delivery)
-        await broker.ack(delivery)
-        settled.append("acked")
-
-    amqp = broker.Broker("amqp://guest:guest@127.0.0.1:5672/", app_id="t", graceful_timeout=1)
-    amqp.consume(QueueDeclaration("azlunit.probe"), consumer, prefetch=1, title="probe")
-    async with TestRabbitBroker(amqp._broker) as test_broker:  # in memory, no server
-        await test_broker.publish(
-            b"{not json", queue="azlunit.probe", message_id="m-1", message_type="probe.v1"
-        )
-
-    [delivery] = received
-    assert isinstance(delivery, RabbitMessage), "the consumer no longer gets a RabbitMessage"
-    assert isinstance(delivery.raw_message, aio_pika.IncomingMessage)
-    envelope = broker.envelope(delivery, "azlunit.probe")
+    envelope = broker.envelope(aio_pika.IncomingMessage(delivered), "azlunit.probe")
     assert (envelope.body, envelope.raw_message_id, envelope.message_type) == (
         b"{not json",
         "m-1",
         "probe.v1",
     )
-    assert settled == ["acked"]
+    assert (envelope.exchange, envelope.routing_key) == ("x", "probe")

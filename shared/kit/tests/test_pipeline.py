@@ -9,11 +9,10 @@ from types import SimpleNamespace
 from typing import Any, cast
 from uuid import uuid4
 
-from faststream.rabbit.message import RabbitMessage
-
 from azl_contracts import Message, ReasonCode, payments
 from azl_contracts import fees as contract
 from azl_contracts.topology import queues_of
+from azl_kit import broker
 from azl_kit.authorisation import Authorisation, Check
 from azl_kit.envelope import Envelope
 from azl_kit.errors import ValidationFailed
@@ -176,12 +175,10 @@ async def test_dead_letters_leave_the_broker_counting_headers_behind() -> None:
     assert "x-acquired-count" not in dead.headers
 
 
-@dataclass
-class Delivery:
-    """A delivery as FastStream hands it to the pipeline, recording how it was settled."""
+class Delivery(SimpleNamespace):
+    """A delivery as aio-pika hands it to the pipeline, recording how it was settled."""
 
-    raw_message: SimpleNamespace
-    settled: list[tuple[str, bool | None]] = field(default_factory=list)
+    settled: list[tuple[str, bool | None]]
 
     async def ack(self) -> None:
         self.settled.append(("ack", None))
@@ -196,21 +193,20 @@ class Delivery:
 def delivery() -> Delivery:
     message_id = str(uuid4())
     return Delivery(
-        SimpleNamespace(
-            body=QUOTE.model_dump_json().encode(),
-            headers={"x-delivery-count": 1},
-            message_id=message_id,
-            correlation_id=message_id,
-            type="fees.quote.v1",
-            reply_to="amq.gen-caller",
-            content_type="application/json",
-            app_id="tests",
-            user_id="azlunit-storefront",
-            exchange=f"{NS}.commands",
-            routing_key="fees.quote",
-            redelivered=True,
-            timestamp=None,
-        )
+        body=QUOTE.model_dump_json().encode(),
+        headers={"x-delivery-count": 1},
+        message_id=message_id,
+        correlation_id=message_id,
+        type="fees.quote.v1",
+        reply_to="amq.gen-caller",
+        content_type="application/json",
+        app_id="tests",
+        user_id="azlunit-storefront",
+        exchange=f"{NS}.commands",
+        routing_key="fees.quote",
+        redelivered=True,
+        timestamp=None,
+        settled=[],
     )
 
 
@@ -219,7 +215,7 @@ async def test_a_message_that_cannot_be_settled_is_rejected_so_the_broker_counts
     publisher = RecordingPublisher(broker_down=True)
     message = delivery()
 
-    await pipeline(QueryHandler(), publisher)(cast(RabbitMessage, message))
+    await pipeline(QueryHandler(), publisher)(cast(broker.Delivery, message))
 
     assert message.settled == [("reject", True)]
 
@@ -227,7 +223,7 @@ async def test_a_message_that_cannot_be_settled_is_rejected_so_the_broker_counts
 async def test_a_settled_message_is_acked() -> None:
     message = delivery()
 
-    await pipeline(QueryHandler(), RecordingPublisher())(cast(RabbitMessage, message))
+    await pipeline(QueryHandler(), RecordingPublisher())(cast(broker.Delivery, message))
 
     assert message.settled == [("ack", None)]
 

@@ -4,11 +4,12 @@ FastStream connects, reconnects, keeps the declared objects across reconnects an
 consumer per queue; around that the kit goes its own way, for reasons measured in
 ``docs/decisions/0001-faststream-at-arms-length.md``:
 
-- subscribers take the message undecoded (a decoder that hands it over as it is), with no
-  dependency injection (``apply_types=False``) and manual acks: the pipeline decides what
-  is poison and settles each delivery itself;
-- a consumer's queue is declared through FastStream's declarer (``broker.config.declarer``)
-  on the consumer's own channel, so the subscriber starting later finds it declared;
+- consumers are aio-pika's own, on the robust queue objects FastStream's declarer
+  (``broker.config.declarer``) declared on each consumer's own channel: aio-pika consumes
+  them again after a reconnect. A FastStream subscriber would wrap every delivery in its
+  logging middleware, context scope and decoder for nothing the kit uses (the pipeline
+  decodes, decides what is poison and settles each delivery itself), and that cost about a
+  tenth of a service's CPU per message (docs/performance.md);
 - messages are published straight through the robust aio-pika exchange objects FastStream
   declared on its publisher-confirm channel, not through FastStream publishers.
 
@@ -18,16 +19,21 @@ the semi-internal API this relies on.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 import aio_pika
-from aio_pika.abc import AbstractExchange, AbstractQueue
-from aio_pika.exceptions import AMQPConnectionError, ChannelNotFoundEntity
-from faststream.message import StreamMessage
-from faststream.middlewares import AckPolicy
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import (
+    AMQPConnectionError,
+    ChannelInvalidStateError,
+    ChannelNotFoundEntity,
+)
 from faststream.rabbit import (
     Channel,
     ExchangeType,
@@ -36,14 +42,13 @@ from faststream.rabbit import (
     RabbitExchange,
     RabbitQueue,
 )
-from faststream.rabbit.message import RabbitMessage
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
 from .envelope import Envelope, delivery_count, idempotency_key, text
 from .topology import ExchangeDeclaration, QueueDeclaration
 
 # A delivery as a consumer receives it, and the broker objects the kit holds on to.
-Delivery = RabbitMessage
+Delivery = AbstractIncomingMessage
 Exchange = AbstractExchange
 Queue = AbstractQueue
 Consumer = Callable[[Delivery], Awaitable[None]]
@@ -54,56 +59,83 @@ PUBLISH_TIMEOUT_SECONDS = 10.0
 
 
 RECONNECT_SECONDS = 0.25
+CANCEL_SECONDS = 2.0
+
+
+@dataclass
+class _Subscription:
+    queue: QueueDeclaration
+    consumer: Consumer
+    declared: Queue | None = None
+    tag: str | None = None
 
 
 class Broker:
-    """One connection to RabbitMQ with its consumers."""
+    """Two connections to RabbitMQ: one for the consumers, one for publishing.
+
+    After a connection is lost, aio-pika restores its channels one after another, and a
+    consumer's channel waits there on its quorum queue (declared again, consumed again)
+    while the queue elects a new leader. On one shared connection the publishing channel
+    waited behind them: consumers were back and handling messages whose events could not
+    be published yet. On its own connection the publishing channel only declares exchanges
+    again, and is back first."""
 
     def __init__(self, amqp_url: str, *, app_id: str, graceful_timeout: float) -> None:
-        self._broker = RabbitBroker(
-            amqp_url,
-            app_id=app_id,
-            graceful_timeout=graceful_timeout,
-            logger=logging.getLogger("faststream"),
-            log_level=logging.DEBUG,
-            # A node stopped or lost closes its connections at once: reconnecting within a
-            # quarter second through the load balancer is what keeps a failover short.
-            reconnect_interval=RECONNECT_SECONDS,
-            # No dependency injection: resolving the message through it cost a thread hop
-            # per message. The consumer takes the message itself (see _undecoded).
-            apply_types=False,
-        )
+        self._consuming = _faststream(amqp_url, app_id, graceful_timeout)
+        self._publishing = _faststream(amqp_url, app_id, graceful_timeout)
         self._amqp_url = amqp_url
+        self._graceful_timeout = graceful_timeout
         self._queues: dict[str, RabbitQueue] = {}
         self._channels: dict[str, Channel] = {}
+        self._subscriptions: list[_Subscription] = []
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
-    def consume(
-        self, queue: QueueDeclaration, consumer: Consumer, *, prefetch: int, title: str
-    ) -> None:
+    def consume(self, queue: QueueDeclaration, consumer: Consumer, *, prefetch: int) -> None:
         """Run ``consumer`` for every delivery from ``queue`` once started; it settles each
         delivery itself (``ack``/``return_to_queue``)."""
-        self._channels[queue.name] = channel = Channel(prefetch_count=prefetch)
-        self._broker.subscriber(
-            self._queue(queue),
-            channel=channel,
-            ack_policy=AckPolicy.MANUAL,
-            decoder=_undecoded,
-            no_reply=True,
-            title=title,
-        )(_consumer(consumer))
+        self._channels[queue.name] = Channel(prefetch_count=prefetch)
+        self._subscriptions.append(_Subscription(queue, self._counted(consumer)))
 
     async def connect(self) -> None:
-        await self._broker.connect()
+        await self._publishing.connect()
+        await self._consuming.connect()
 
     async def start(self) -> None:
-        await self._broker.start()
+        await self._publishing.start()
+        await self._consuming.start()
+        for subscription in self._subscriptions:
+            subscription.declared = declared = await self.declare_queue(subscription.queue)
+            subscription.tag = await declared.consume(subscription.consumer)
 
     async def stop(self) -> None:
-        """Stops consuming and waits for in-flight messages (up to the graceful timeout)."""
-        await self._broker.stop()
+        """Stops consuming and waits for in-flight messages (up to the graceful timeout);
+        what is still unsettled then goes back to the broker as the channels close."""
+        for subscription in self._subscriptions:
+            await _cancel(subscription)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), self._graceful_timeout)
+        await self._consuming.stop()
+        await self._publishing.stop()
+
+    def _counted(self, consumer: Consumer) -> Consumer:
+        async def consume(delivery: Delivery) -> None:
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await consumer(delivery)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.set()
+
+        return consume
 
     async def ping(self, timeout: float) -> bool:
-        return await self._broker.ping(timeout=timeout)
+        return await self._publishing.ping(timeout=timeout) and await self._consuming.ping(
+            timeout=timeout
+        )
 
     async def missing(self, *, exchanges: list[str], queues: list[str]) -> list[str]:
         """Which of these exchanges and queues do not exist, each checked passively on a
@@ -128,8 +160,9 @@ class Broker:
         return missing
 
     async def declare_exchange(self, exchange: ExchangeDeclaration) -> Exchange:
-        """Declared on FastStream's own channel, which has publisher confirms."""
-        return await self._broker.declare_exchange(
+        """Declared on the publishing connection's channel, which has publisher confirms:
+        every message is published through the exchange objects declared here."""
+        return await self._publishing.declare_exchange(
             RabbitExchange(
                 exchange.name,
                 type=ExchangeType(exchange.type),
@@ -141,7 +174,7 @@ class Broker:
     async def declare_queue(self, queue: QueueDeclaration) -> Queue:
         """On the channel of the queue's consumer when it has one: the subscriber, starting
         later, finds it declared there."""
-        declared: Queue = await self._broker.config.declarer.declare_queue(
+        declared: Queue = await self._consuming.config.declarer.declare_queue(
             self._queue(queue), channel=self._channels.get(queue.name)
         )
         return declared
@@ -162,21 +195,33 @@ class Broker:
         return self._queues[queue.name]
 
 
-async def _undecoded(message: StreamMessage[Any]) -> StreamMessage[Any]:
-    """Hand the whole message to the consumer, undecoded: the pipeline decides what is poison."""
-    return message
+def _faststream(amqp_url: str, app_id: str, graceful_timeout: float) -> RabbitBroker:
+    return RabbitBroker(
+        amqp_url,
+        app_id=app_id,
+        graceful_timeout=graceful_timeout,
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
+        # A node stopped or lost closes its connections at once: reconnecting within a
+        # quarter second through the load balancer is what keeps a failover short.
+        reconnect_interval=RECONNECT_SECONDS,
+        apply_types=False,
+    )
 
 
-def _consumer(consumer: Consumer) -> Consumer:
-    async def consume(message: Delivery) -> None:
-        await consumer(message)
-
-    return consume
+async def _cancel(subscription: _Subscription) -> None:
+    """No more deliveries; a connection already gone has cancelled it anyway."""
+    declared, tag = subscription.declared, subscription.tag
+    subscription.tag = None
+    if declared is None or tag is None:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(declared.cancel(tag), CANCEL_SECONDS)
 
 
 def envelope(delivery: Delivery, queue: str) -> Envelope:
     """What the pipeline reads off a delivery before trusting its body."""
-    raw = delivery.raw_message
+    raw = delivery
     headers = dict(raw.headers or {})
     return Envelope(
         queue=queue,
@@ -255,3 +300,9 @@ async def publish(
 def unreachable(error: BaseException) -> bool:
     """aio-pika reports a refused or dropped connection as its own AMQP errors."""
     return isinstance(error, AMQPConnectionError) or "too many clients" in str(error)
+
+
+def reconnecting(error: BaseException) -> bool:
+    """A publish that failed because its connection or channel is gone or not restored yet
+    (a robust channel reports itself closed until aio-pika has reopened it)."""
+    return isinstance(error, ChannelInvalidStateError | ConnectionError) or unreachable(error)

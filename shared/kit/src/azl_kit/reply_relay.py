@@ -76,9 +76,9 @@ class ReplyRelay:
         self._namespace = namespace
         self._prefetch = prefetch
         self._user = URL(amqp_url).user or "guest"
-        # two connections: a malformed key closes the forwarding one, never the consumer
-        self._consuming = broker.Broker(amqp_url, app_id="reply-relay", graceful_timeout=5.0)
-        self._forwarding = broker.Broker(amqp_url, app_id="reply-relay", graceful_timeout=5.0)
+        # publishing has a connection of its own (broker.Broker): a malformed key that gets
+        # the forwarding channel closed never touches the consumer
+        self._broker = broker.Broker(amqp_url, app_id="reply-relay", graceful_timeout=5.0)
         self.forwarded = 0
         self.refused = 0
 
@@ -86,26 +86,25 @@ class ReplyRelay:
         queue = QueueDeclaration(
             f"{self._namespace}.{REPLY_RELAY_QUEUE}", {"x-message-ttl": STALE_AFTER_MS}
         )
-        self._consuming.consume(queue, self._forward, prefetch=self._prefetch, title=queue.name)
-        await self._forwarding.connect()
-        self._default = await self._forwarding.declare_exchange(
+        self._broker.consume(queue, self._forward, prefetch=self._prefetch)
+        await self._broker.connect()
+        self._default = await self._broker.declare_exchange(
             ExchangeDeclaration("", ExchangeType.DIRECT)
         )
-        await self._consuming.connect()
         # the deployment's exchange: only checked, the relay's user may not create it
-        exchange = await self._consuming.declare_exchange(
+        exchange = await self._broker.declare_exchange(
             ExchangeDeclaration(
                 f"{self._namespace}.{DIRECT_REPLIES_EXCHANGE}", ExchangeType.TOPIC, passive=True
             )
         )
-        declared = await self._consuming.declare_queue(queue)
-        await self._consuming.bind(declared, exchange, DIRECT_REPLY_TO_PREFIX + "#")
-        await self._consuming.start()
+        declared = await self._broker.declare_queue(queue)
+        await self._broker.bind(declared, exchange, DIRECT_REPLY_TO_PREFIX + "#")
+        await self._broker.start()
         log.info("reply relay started", queue=queue.name)
 
     async def _forward(self, delivery: broker.Delivery) -> None:
         await broker.ack(delivery)  # at most once: see the module's docstring
-        message = delivery.raw_message
+        message = delivery
         routing_key = message.routing_key or ""
         if not forwardable(routing_key):
             self.refused += 1
@@ -137,8 +136,7 @@ class ReplyRelay:
         self.forwarded += 1
 
     async def stop(self) -> None:
-        await self._consuming.stop()
-        await self._forwarding.stop()
+        await self._broker.stop()
 
 
 async def run(amqp_url: str, namespace: str) -> None:

@@ -185,7 +185,6 @@ class ServiceRuntime(Generic[S, U]):
                 topology.queue(spec),
                 pipeline,
                 prefetch=settings.prefetch,
-                title=topology.name(spec.name),
             )
 
         await self._when_reachable("broker", self.broker.connect)
