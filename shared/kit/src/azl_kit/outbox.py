@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from . import tracing
+from . import broker, tracing
 from .db import driver
 from .logging import get_logger
 from .metrics import Metrics
@@ -43,6 +43,11 @@ log = get_logger(__name__)
 # A row still there when the sweeper looks is older than the grace period only if its
 # publisher died, so the pace of deleting never causes a re-publish.
 DELETE_EVERY_SECONDS = 0.25
+# A publish that failed on a connection being restored (a broker node lost) is tried again
+# for this long before its rows are left to the sweeper, which takes them only after its
+# grace period: a failover then delays these events by a fraction of a second, not by it.
+REPUBLISH_FOR_SECONDS = 3.0
+REPUBLISH_EVERY_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -149,16 +154,25 @@ class OutboxRelay:
         and the sweeper publishes them later; the caller's work is done either way."""
         if not stored:
             return
-        try:
-            if len(stored) == 1:  # the common case: no task and no gather for one message
-                await self._publisher.publish(stored[0].message)
-            else:
-                await asyncio.gather(*(self._publisher.publish(s.message) for s in stored))
-        except Exception as error:
-            log.warning("publishing committed messages failed", error=repr(error)[:300])
-            return
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + REPUBLISH_FOR_SECONDS
+        while True:
+            try:
+                await self._publish(stored)
+                break
+            except Exception as error:
+                if not broker.reconnecting(error) or loop.time() >= give_up_at:
+                    log.warning("publishing committed messages failed", error=repr(error)[:300])
+                    return
+            await asyncio.sleep(REPUBLISH_EVERY_SECONDS)
         self._published.extend(s.row_id for s in stored)
         self._metrics.outbox_published.inc(len(stored))
+
+    async def _publish(self, stored: list[Stored]) -> None:
+        if len(stored) == 1:  # the common case: no task and no gather for one message
+            await self._publisher.publish(stored[0].message)
+        else:
+            await asyncio.gather(*(self._publisher.publish(s.message) for s in stored))
 
     def start(self) -> None:
         self._tasks = [

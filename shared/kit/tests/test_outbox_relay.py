@@ -1,0 +1,88 @@
+"""Publishing right after the commit: a connection being restored is waited for briefly; any
+other failure leaves the rows to the sweeper at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import cast
+
+import pytest
+from aio_pika.exceptions import ChannelInvalidStateError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from azl_kit import outbox
+from azl_kit.metrics import Metrics
+from azl_kit.outbox import OutboxRelay, Stored
+from azl_kit.outgoing import OutgoingMessage
+
+from .fakes import NS, RecordingPublisher
+
+
+@dataclass
+class FlakyPublisher(RecordingPublisher):
+    """Fails its first ``failures`` publishes with ``error``."""
+
+    failures: int = 0
+    error: Exception = field(default_factory=lambda: ChannelInvalidStateError("closed"))
+    attempts: int = 0
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise self.error
+        await super().publish(message)
+
+
+def relay(publisher: RecordingPublisher) -> OutboxRelay:
+    engine = cast(AsyncEngine, object())  # publish_committed never touches the database
+    return OutboxRelay(engine, publisher, Metrics(), batch_size=10, poll_interval=1, grace=1)
+
+
+def stored(row_id: int = 1) -> list[Stored]:
+    message = OutgoingMessage(f"{NS}.events", "orders.order.placed", "t.v1", b"{}", "c-1")
+    return [Stored(row_id, message)]
+
+
+def published_rows(relay: OutboxRelay) -> list[int]:
+    rows: list[int] = relay._published
+    return rows
+
+
+async def test_a_publish_on_a_channel_being_restored_is_tried_again_until_it_goes_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbox, "REPUBLISH_EVERY_SECONDS", 0.001)
+    publisher = FlakyPublisher(failures=3)
+    committed = relay(publisher)
+
+    await committed.publish_committed(stored(7))
+
+    assert publisher.attempts == 4
+    assert len(publisher.sent) == 1
+    assert published_rows(committed) == [7]  # deleted from the outbox, not swept again
+
+
+async def test_a_broker_still_away_after_the_window_leaves_the_rows_to_the_sweeper(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(outbox, "REPUBLISH_EVERY_SECONDS", 0.001)
+    monkeypatch.setattr(outbox, "REPUBLISH_FOR_SECONDS", 0.05)
+    publisher = FlakyPublisher(failures=10**9, error=ConnectionResetError("broker gone"))
+    committed = relay(publisher)
+
+    await committed.publish_committed(stored())
+
+    assert publisher.attempts > 1
+    assert publisher.sent == []
+    assert published_rows(committed) == []
+
+
+@pytest.mark.parametrize("error", [KeyError("no such exchange"), ValueError("bad header")])
+async def test_any_other_failure_is_not_tried_again(error: Exception) -> None:
+    publisher = FlakyPublisher(failures=1, error=error)
+    committed = relay(publisher)
+
+    await committed.publish_committed(stored())
+
+    assert publisher.attempts == 1
+    assert published_rows(committed) == []
