@@ -168,13 +168,7 @@ class Applier:
         return stored
 
     async def _duplicate(self, envelope: Envelope) -> Outcome:
-        """Already processed: change nothing; what that processing committed and did not
-        get to publish goes out now; an RPC caller gets the same outcome again."""
-        assert envelope.message_id is not None
-        try:
-            await self._relay.publish_left_by(envelope.message_id)
-        except Exception as error:  # the sweeper publishes them later all the same
-            log.warning("publishing what a cut-off handling left failed", error=repr(error)[:300])
+        """Already processed: change nothing; an RPC caller gets the same outcome again."""
         if envelope.reply_to and envelope.message_id is not None:
             async with self._engine.connect() as conn:
                 stored = await inbox.stored(

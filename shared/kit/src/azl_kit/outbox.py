@@ -10,11 +10,8 @@ behind the handlers at saturation), and prefetch bounds both.
 A sweeper is the safety net: at start-up it publishes whatever is in the outbox (what a
 crashed predecessor left), then every poll interval the rows older than a grace period,
 which exist only when a process died between commit and confirm or the broker was away.
-When the handling was cut off after its commit but its process lives on (its connection
-was lost), the delivery comes back as a duplicate, which publishes those rows at once
-(``publish_left_by``). A row published twice (a crash between confirm and delete, or a
-sweep racing a slow publisher) carries the same message id both times, and consumers'
-inboxes take it once.
+A row published twice (a crash between confirm and delete, or a sweep racing a slow
+publisher) carries the same message id both times, and consumers' inboxes take it once.
 """
 
 from __future__ import annotations
@@ -26,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -150,8 +146,7 @@ class OutboxRelay:
         # every poll interval, slowing down to every 30 s while sweeps keep failing
         self._pace = Backoff(poll_interval, maximum=30.0)
         self._grace = timedelta(seconds=grace)
-        self._published: list[int] = []  # published, their deletion pending
-        self._publishing: set[int] = set()  # being published by the handling that stored them
+        self._published: list[int] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def publish_committed(self, stored: list[Stored]) -> None:
@@ -159,28 +154,19 @@ class OutboxRelay:
         and the sweeper publishes them later; the caller's work is done either way."""
         if not stored:
             return
-        ids = {s.row_id for s in stored}
-        self._publishing |= ids
-        try:
-            published = await self._publish_retrying(stored)
-        finally:
-            self._publishing -= ids
-        if published:
-            self._published.extend(ids)
-            self._metrics.outbox_published.inc(len(stored))
-
-    async def _publish_retrying(self, stored: list[Stored]) -> bool:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + REPUBLISH_FOR_SECONDS
         while True:
             try:
                 await self._publish(stored)
-                return True
+                break
             except Exception as error:
                 if not broker.reconnecting(error) or loop.time() >= give_up_at:
                     log.warning("publishing committed messages failed", error=repr(error)[:300])
-                    return False
+                    return
             await asyncio.sleep(REPUBLISH_EVERY_SECONDS)
+        self._published.extend(s.row_id for s in stored)
+        self._metrics.outbox_published.inc(len(stored))
 
     async def _publish(self, stored: list[Stored]) -> None:
         if len(stored) == 1:  # the common case: no task and no gather for one message
@@ -217,12 +203,13 @@ class OutboxRelay:
     async def _delete_published(self) -> None:
         if not self._published:
             return
-        # kept in the list until deleted: a duplicate's look at the outbox meanwhile must
-        # not take them for rows left behind
-        ids = list(self._published)
-        async with self._engine.begin() as conn:
-            await conn.exec_driver_sql(_DELETE, (ids,))
-        del self._published[: len(ids)]  # only appended to meanwhile
+        ids, self._published = self._published, []
+        try:
+            async with self._engine.begin() as conn:
+                await conn.exec_driver_sql(_DELETE, (ids,))
+        except Exception:
+            self._published.extend(ids)
+            raise
 
     # --- the safety net -----------------------------------------------------------------
 
@@ -238,37 +225,6 @@ class OutboxRelay:
                 failures += 1
                 log.warning("outbox sweep could not publish; will retry", error=repr(error)[:300])
             await asyncio.sleep(self._pace.delay(failures))
-
-    async def publish_left_by(self, causation_id: UUID) -> int:
-        """What a handling of the message ``causation_id`` committed but did not publish,
-        published now: the message came back as a duplicate because its first handling was
-        cut off after the commit (aiormq cancels the handling of a connection that is lost),
-        and the sweeper would take the rows only after its grace period. Rows this process is
-        publishing, or has published and not deleted yet, are left alone (a copy delivered
-        while the first handling publishes is a duplicate too); rows are locked as the
-        sweeper locks them, so the two never publish the same rows at once."""
-        async with self._engine.begin() as conn:
-            rows = [
-                row
-                for row in (
-                    await conn.execute(
-                        select(outbox_table)
-                        .where(outbox_table.c.causation_id == causation_id)
-                        .order_by(outbox_table.c.id)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).all()
-                if row.id not in self._publishing and row.id not in self._published
-            ]
-            if not rows:
-                return 0
-            log.info("publishing outbox rows a cut-off handling left", count=len(rows))
-            await asyncio.gather(*(self._publisher.publish(_from_row(row)) for row in rows))
-            await conn.execute(
-                delete(outbox_table).where(outbox_table.c.id.in_([r.id for r in rows]))
-            )
-        self._metrics.outbox_published.inc(len(rows))
-        return len(rows)
 
     async def sweep(self, older_than: timedelta) -> int:
         """Publish every row older than ``older_than``; returns how many."""
