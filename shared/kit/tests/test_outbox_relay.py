@@ -1,13 +1,15 @@
-"""Publishing right after the commit: a connection being restored is waited for briefly; any
-other failure leaves the rows to the sweeper at once."""
+"""Publishing right after the commit: a connection being restored, or a publish the broker
+refused during a failover, is tried again briefly; any other failure leaves the rows to the
+sweeper at once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import cast
 
+import aiormq
 import pytest
-from aio_pika.exceptions import ChannelInvalidStateError
+from aio_pika.exceptions import ChannelInvalidStateError, DeliveryError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from azl_kit import outbox
@@ -75,6 +77,23 @@ async def test_a_broker_still_away_after_the_window_leaves_the_rows_to_the_sweep
     assert publisher.attempts > 1
     assert publisher.sent == []
     assert published_rows(committed) == []
+
+
+async def test_a_publish_the_broker_nacked_is_tried_again_on_the_renewed_channel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RabbitMQ nacks publishes to a quorum queue electing a new leader (see
+    ``azl_kit.broker``): leaving them to the sweeper would hold those events for its grace
+    period."""
+    monkeypatch.setattr(outbox, "REPUBLISH_EVERY_SECONDS", 0.001)
+    nack = DeliveryError(None, aiormq.spec.Basic.Nack(delivery_tag=1))
+    publisher = FlakyPublisher(failures=2, error=nack)
+    committed = relay(publisher)
+
+    await committed.publish_committed(stored(3))
+
+    assert publisher.attempts == 3
+    assert published_rows(committed) == [3]
 
 
 @pytest.mark.parametrize("error", [KeyError("no such exchange"), ValueError("bad header")])

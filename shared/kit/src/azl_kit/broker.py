@@ -22,17 +22,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 import aio_pika
-from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import (
     AMQPConnectionError,
     ChannelInvalidStateError,
     ChannelNotFoundEntity,
+    DeliveryError,
 )
 from faststream.rabbit import (
     Channel,
@@ -276,25 +280,59 @@ async def publish(
     user_id: str | None = None,
 ) -> None:
     """Persistent; returns once the broker confirmed it (the exchange's channel has
-    publisher confirms)."""
-    await exchange.publish(
-        aio_pika.Message(
-            body,
-            headers=headers,
-            content_type=content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message_id,
-            correlation_id=correlation_id,
-            type=message_type,
-            reply_to=reply_to,
-            timestamp=timestamp,
-            app_id=app_id,
-            user_id=user_id,
-        ),
-        routing_key=routing_key,
-        mandatory=False,
-        timeout=PUBLISH_TIMEOUT_SECONDS,
-    )
+    publisher confirms). A publish the broker refused (``basic.nack``) renews the channel
+    (``_renew_after_nack``) and raises: it is worth trying again (``reconnecting``)."""
+    try:
+        await exchange.publish(
+            aio_pika.Message(
+                body,
+                headers=headers,
+                content_type=content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=message_id,
+                correlation_id=correlation_id,
+                type=message_type,
+                reply_to=reply_to,
+                timestamp=timestamp,
+                app_id=app_id,
+                user_id=user_id,
+            ),
+            routing_key=routing_key,
+            mandatory=False,
+            timeout=PUBLISH_TIMEOUT_SECONDS,
+        )
+    except DeliveryError as error:
+        if nacked(error) and isinstance(exchange, aio_pika.Exchange):
+            await _renew_after_nack(exchange.channel)
+        raise
+
+
+# When each publishing channel was last renewed after a nack: the nacks of the other
+# publishes that were in flight on the old channel arrive just after, and must not renew
+# the new one again and again.
+_RENEWED: weakref.WeakKeyDictionary[AbstractChannel, float] = weakref.WeakKeyDictionary()
+RENEW_AT_MOST_EVERY_SECONDS = 0.05
+
+
+async def _renew_after_nack(channel: AbstractChannel) -> None:
+    """RabbitMQ 3.x: when a quorum queue's leader is lost, a channel that publishes to it
+    before the new leader is known gets ``basic.nack`` — and that channel goes on nacking
+    every later publish to the queue for as long as it lives (measured on the test cluster:
+    still refusing 8 s after the kill), while a channel opened after the election publishes
+    at once. Closing the channel beneath aio-pika's robust one makes aio-pika open a fresh
+    one and declare its exchanges on it again; publishes in flight on the old one fail as
+    a channel being restored does, and are tried again by their callers."""
+    now = time.monotonic()
+    if now - _RENEWED.get(channel, -1.0) < RENEW_AT_MOST_EVERY_SECONDS:
+        return
+    _RENEWED[channel] = now
+    with contextlib.suppress(Exception):
+        underlay = await channel.get_underlay_channel()
+        await underlay.close(ChannelInvalidStateError("renewed after a basic.nack"))
+
+
+def nacked(error: BaseException) -> bool:
+    return isinstance(error, DeliveryError) and isinstance(error.frame, aiormq.spec.Basic.Nack)
 
 
 def unreachable(error: BaseException) -> bool:
@@ -304,5 +342,11 @@ def unreachable(error: BaseException) -> bool:
 
 def reconnecting(error: BaseException) -> bool:
     """A publish that failed because its connection or channel is gone or not restored yet
-    (a robust channel reports itself closed until aio-pika has reopened it)."""
-    return isinstance(error, ChannelInvalidStateError | ConnectionError) or unreachable(error)
+    (a robust channel reports itself closed until aio-pika has reopened it), or that the
+    broker refused while a queue it routes to elects a new leader (a nack: its channel is
+    being renewed)."""
+    return (
+        isinstance(error, ChannelInvalidStateError | ConnectionError)
+        or nacked(error)
+        or unreachable(error)
+    )
