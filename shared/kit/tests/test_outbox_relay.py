@@ -4,6 +4,7 @@ sweeper at once."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -104,4 +105,57 @@ async def test_any_other_failure_is_not_tried_again(error: Exception) -> None:
     await committed.publish_committed(stored())
 
     assert publisher.attempts == 1
+    assert published_rows(committed) == []
+
+
+@dataclass
+class StalledPublisher(RecordingPublisher):
+    """Holds its first publish until ``release`` is set (a confirm still awaited)."""
+
+    publishing: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    attempts: int = 0
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        self.attempts += 1
+        if self.attempts == 1:
+            self.publishing.set()
+            await self.release.wait()
+        await super().publish(message)
+
+
+async def test_committed_rows_of_a_handling_cancelled_mid_publish_are_published_all_the_same() -> (
+    None
+):
+    """aiormq cancels a consumer's tasks when its channel closes (its node was lost): the
+    rows are committed, and leaving them to the sweeper would delay them by its grace."""
+    publisher = StalledPublisher()
+    committed = relay(publisher)
+    handling = asyncio.create_task(committed.publish_committed(stored(5)))
+    await publisher.publishing.wait()
+
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+    publisher.release.set()
+    await asyncio.wait(committed._finishing, timeout=5)
+
+    assert len(publisher.sent) == 1
+    assert published_rows(committed) == [5]
+
+
+async def test_a_handling_cancelled_as_the_service_stops_leaves_its_rows_to_the_next_start() -> (
+    None
+):
+    publisher = StalledPublisher()
+    committed = relay(publisher)
+    handling = asyncio.create_task(committed.publish_committed(stored(6)))
+    await publisher.publishing.wait()
+
+    await committed.stop(timeout=0.1)
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+
+    assert committed._finishing == set()
     assert published_rows(committed) == []

@@ -305,6 +305,10 @@ async def publish(
         if nacked(error) and isinstance(exchange, aio_pika.Exchange):
             await _renew_after_nack(exchange.channel)
         raise
+    except ChannelInvalidStateError:
+        if isinstance(exchange, aio_pika.Exchange):
+            await _reopen_if_left_closed(exchange.channel)
+        raise
 
 
 # When each publishing channel was last renewed after a nack: the nacks of the other
@@ -329,6 +333,18 @@ async def _renew_after_nack(channel: AbstractChannel) -> None:
     with contextlib.suppress(Exception):
         underlay = await channel.get_underlay_channel()
         await underlay.close(ChannelInvalidStateError("renewed after a basic.nack"))
+    await _reopen_if_left_closed(channel)
+
+
+async def _reopen_if_left_closed(channel: AbstractChannel) -> None:
+    """aio-pika reopens a robust channel as soon as it closes, on the same channel number:
+    racing the close (or a reconnect) that reopening can fail, and the channel then stays
+    closed until the next reconnect of the whole connection — observed once, a service
+    unable to publish for minutes. ``restore`` is aio-pika's own way back, and does nothing
+    when the channel is open or its connection is being restored."""
+    if isinstance(channel, aio_pika.RobustChannel) and channel.is_closed:
+        with contextlib.suppress(Exception):
+            await channel.restore()
 
 
 def nacked(error: BaseException) -> bool:

@@ -148,12 +148,29 @@ class OutboxRelay:
         self._grace = timedelta(seconds=grace)
         self._published: list[int] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._finishing: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def publish_committed(self, stored: list[Stored]) -> None:
         """These rows are committed: publish them now. On failure they stay in the outbox
-        and the sweeper publishes them later; the caller's work is done either way."""
+        and the sweeper publishes them later; the caller's work is done either way.
+
+        A handling cancelled meanwhile (aiormq cancels a consumer's tasks when its channel
+        closes: the node it was connected to was lost) hands its committed rows to a task
+        of their own, which publishes them on the publishing connection, instead of leaving
+        them to the sweeper's grace period."""
         if not stored:
             return
+        try:
+            await self._publish_committed(stored)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                finishing = asyncio.create_task(self._publish_committed(stored))
+                self._finishing.add(finishing)
+                finishing.add_done_callback(self._finishing.discard)
+            raise
+
+    async def _publish_committed(self, stored: list[Stored]) -> None:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + REPUBLISH_FOR_SECONDS
         while True:
@@ -184,10 +201,12 @@ class OutboxRelay:
         """The sweeper and deleter first (whatever their connection is doing), then one
         bounded attempt to delete what was published: rows left behind are published again
         by the next start and recognised by their consumers' inboxes."""
-        for task in self._tasks:
+        self._stopping = True
+        tasks = [*self._tasks, *self._finishing]
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=timeout)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._delete_published(), timeout=timeout)
 
