@@ -6,12 +6,15 @@ failover, as an impersonator stamping each message's publisher."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import Callable
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
 
 from azl_contracts import Message, trust
+from azl_kit import broker
 
 from .bus import Received
 
@@ -40,7 +43,10 @@ class FailoverObserver:
         self.connection: AbstractRobustConnection | None = None
 
     async def start(self) -> FailoverObserver:
-        self.connection = await aio_pika.connect_robust(self.url, reconnect_interval=0.5)
+        # reconnecting as soon as the services do: the pause it sees is theirs, not its own
+        self.connection = await aio_pika.connect_robust(
+            self.url, reconnect_interval=broker.RECONNECT_SECONDS
+        )
         channel = await self.connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=500)
 
@@ -66,26 +72,32 @@ class FailoverObserver:
         await message.ack()
 
     async def publish(self, message: Message, message_id: str) -> int:
-        """Publish with confirms, retrying through a failover; returns the attempts it took."""
+        """Publish with confirms, retrying through a failover as the services do (a refused
+        publish renews the channel: ``azl_kit.broker.publish``); returns the attempts it
+        took."""
         target = self._commands if message.KIND.value == "command" else self._events
-        for attempt in range(1, 200):
+        deadline = time.monotonic() + 60
+        for attempt in itertools.count(1):
             try:
-                await target.publish(
-                    aio_pika.Message(
-                        message.model_dump_json().encode(),
-                        message_id=message_id,
-                        type=message.message_type(),
-                        content_type="application/json",
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        user_id=self.user_for(trust.publisher_for(message)),
-                    ),
+                await broker.publish(
+                    target,
+                    message.model_dump_json().encode(),
                     routing_key=message.routing_key(),
-                    timeout=5,
+                    headers={},
+                    app_id="failover-observer",
+                    message_id=message_id,
+                    correlation_id=None,
+                    message_type=message.message_type(),
+                    timestamp=None,
+                    content_type="application/json",
+                    user_id=self.user_for(trust.publisher_for(message)),
                 )
                 return attempt
-            except Exception:
-                await asyncio.sleep(0.2)
-        raise RuntimeError("could not publish through the failover")
+            except Exception as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("could not publish through the failover") from error
+                await asyncio.sleep(0.05)
+        raise AssertionError("unreachable")
 
     def per_order(self, event_type: str, order_ids: set[str]) -> dict[str, set[str | None]]:
         """The message ids of the events of ``event_type`` (a prefix) for each order."""
