@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any, cast
 
 import aio_pika
-import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import (
     AMQPConnectionError,
@@ -348,7 +347,8 @@ async def _reopen_if_left_closed(channel: AbstractChannel) -> None:
 
 
 def nacked(error: BaseException) -> bool:
-    return isinstance(error, DeliveryError) and isinstance(error.frame, aiormq.spec.Basic.Nack)
+    """The broker refused the message (``basic.nack``), as against returning it unroutable."""
+    return isinstance(error, DeliveryError) and getattr(error.frame, "name", "") == "Basic.Nack"
 
 
 def unreachable(error: BaseException) -> bool:
