@@ -105,6 +105,38 @@ async def test_a_unit_of_work_cancelled_mid_commit_leaves_no_transaction_behind(
     assert (await _bodies(fresh_infra))[-2:] == ["next", "after"]
 
 
+async def test_a_unit_of_work_cancelled_while_it_begins_leaves_nothing_behind(
+    engine: AsyncEngine, fresh_infra: Infra
+) -> None:
+    """A handler cancelled while its BEGIN is on the wire (aiormq cancels a consumer's
+    handlings when its channel closes) left asyncpg holding that BEGIN as the connection's
+    transaction, and the server ran it: the next unit of work on the connection became a
+    savepoint inside it, "committed" without committing, and its events went out for rows
+    that never existed (a cluster failover run: placed orders that then were not found).
+
+    The cancellation lands at every few turns of the event loop after the unit of work
+    starts, 48 times: before the fix most of them fell inside the BEGIN."""
+
+    async def waiting_inside_a_transaction() -> None:
+        async with transaction(engine):
+            await asyncio.sleep(60)
+
+    committed: list[str] = []
+    for attempt in range(48):
+        task = asyncio.create_task(waiting_inside_a_transaction())
+        for _ in range(1 + attempt % 8):
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        body = f"after cancellation {attempt}"
+        async with transaction(engine) as conn:  # the pool's only connection
+            await _INSERT_NOTE.execute(conn, id=attempt, body=body)
+        committed.append(body)
+
+    assert await _bodies(fresh_infra) == committed
+
+
 async def test_driver_statements_refuse_to_run_outside_a_unit_of_work(
     engine: AsyncEngine,
 ) -> None:

@@ -113,7 +113,11 @@ class transaction:  # noqa: N801 — used as ``async with transaction(engine)``,
         try:
             await self._transaction.__aenter__()
         except BaseException as error:
-            await self._release(error)
+            # A BEGIN cut short (cancelled, failed) leaves asyncpg holding it as the
+            # connection's open transaction, and the server may still run it after the
+            # cancellation: the next unit of work on that connection would become a
+            # savepoint inside it, "commit" without committing, and publish its events.
+            await self._release(error, broken=True)
             raise
         return conn
 
@@ -130,18 +134,19 @@ class transaction:  # noqa: N801 — used as ``async with transaction(engine)``,
             raise
         await self._release(error)
 
-    async def _release(self, error: BaseException | None) -> None:
-        """Give the connection back; one that failed under the driver, or still holds a
-        transaction (cancelled mid-commit), must never serve another unit of work:
-        SQLAlchemy resets nothing on an autocommit connection it takes back."""
+    async def _release(self, error: BaseException | None, *, broken: bool = False) -> None:
+        """Give the connection back; one that failed under the driver, was cut off by a
+        cancellation, or still holds a transaction (cancelled mid-commit), must never serve
+        another unit of work: SQLAlchemy resets nothing on an autocommit connection it
+        takes back."""
         if error is None:
             self._span.__exit__(None, None, None)
         else:
             self._span.__exit__(type(error), error, error.__traceback__)
         raw, conn = self._driver, self._conn
-        lost = error is not None and connection_lost(error)
+        cut_off = error is not None and (connection_lost(error) or _cancellation(error))
         try:
-            if lost or raw.is_closed() or raw.is_in_transaction():
+            if broken or cut_off or raw.is_closed() or raw.is_in_transaction():
                 await conn.invalidate()
         finally:
             await asyncio.shield(conn.close())  # as SQLAlchemy's own ``async with`` does
@@ -169,6 +174,11 @@ def driver(conn: AsyncConnection) -> Any:
     if not raw.is_in_transaction():
         raise RuntimeError("driver statements run only inside azl_kit.db.transaction()")
     return raw
+
+
+def _cancellation(error: BaseException) -> bool:
+    """A statement cut off on the client side: the server may still be running it."""
+    return not isinstance(error, Exception) or isinstance(error, asyncio.TimeoutError)
 
 
 def connection_lost(error: BaseException) -> bool:
