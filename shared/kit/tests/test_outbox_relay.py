@@ -80,6 +80,23 @@ async def test_a_broker_still_away_after_the_window_leaves_the_rows_to_the_sweep
     assert published_rows(committed) == []
 
 
+async def test_the_window_ends_before_the_sweeper_would_take_the_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tried again past half the sweeper's grace, a row could go out twice: here, with no
+    grace at all, once."""
+    monkeypatch.setattr(outbox, "REPUBLISH_EVERY_SECONDS", 0.001)
+    publisher = FlakyPublisher(failures=10**9, error=ConnectionResetError("broker gone"))
+    no_grace = OutboxRelay(
+        cast(AsyncEngine, object()), publisher, Metrics(), batch_size=10, poll_interval=1, grace=0
+    )
+
+    await no_grace.publish_committed(stored())
+
+    assert publisher.attempts == 1
+    assert published_rows(no_grace) == []
+
+
 async def test_a_publish_the_broker_nacked_is_tried_again_on_the_renewed_channel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
