@@ -46,12 +46,12 @@ class Load:
 
 # This 2-core machine's 3-node cluster carries about 10 placements a second with everything
 # that follows them (deposits, fees, notifications). Within that, a pause in the outcomes is
-# the failover's; at 5x that, 400-600 placements wait when a node is lost (exactly-once
+# the failover's; at 5x that, hundreds of placements wait when a node is lost (exactly-once
 # under a deep backlog), and the outcomes, queued behind each other, pause for ~1 s at
 # times with no fault at all: that load's longest pause measures the saturated machine.
 LOADS = {
     "within-capacity": Load(placements=150, rate=5, rate_after=5),
-    "overloaded": Load(placements=1000, rate=50, rate_after=10),
+    "overloaded": Load(placements=600, rate=50, rate_after=10),
 }
 OUTCOME_TYPES = ("orders.order.placed.v2", "orders.command.rejected.v1")
 SERVICES = ("orders", "fees", "notifications", "complaints")
