@@ -24,9 +24,12 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from azl_contracts.topology import queues_of
-from azl_kit.db import create_engine, ensure_database, migrate
+from azl_kit import inbox
+from azl_kit.db import create_engine, ensure_database, migrate, transaction
 from azl_kit.dead_letters import DeadLetters
 from azl_kit.envelope import Envelope
+from azl_kit.errors import ConcurrencyConflict
+from azl_kit.flow import FlowContext
 from azl_kit.metrics import Metrics
 from azl_kit.outbox import OutboxRelay, Stored
 from azl_kit.pipeline import MessagePipeline
@@ -143,6 +146,99 @@ async def test_an_order_code_that_is_taken_is_drawn_again(
         if s.message.message_type == "orders.order.placed.v2"
     ]
     assert [p["order_code"] for p in placed] == ["AZ00000042", "AZ00000043"]
+
+
+async def _placed_order(engine: AsyncEngine, namespace: str) -> UUID:
+    relay = CommittedMessages()
+    pipeline = orders_command_pipeline(engine, namespace, relay, Metrics())
+    assert await pipeline.process(place_order_envelope(namespace)) == "accepted"
+    return UUID(json.loads(relay.stored[0].message.body)["order_id"])
+
+
+async def _order_row(engine: AsyncEngine, order_id: UUID) -> tuple[int, str]:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(orders_table.c.version, orders_table.c.status).where(
+                    orders_table.c.order_id == order_id
+                )
+            )
+        ).one()
+    return row.version, row.status
+
+
+async def _inbox_has(engine: AsyncEngine, message_id: UUID) -> bool:
+    async with engine.connect() as conn:
+        return await inbox.seen(conn, consumer="orders", message_id=message_id)
+
+
+async def test_an_order_update_goes_with_the_inbox_row_and_commits_with_it(
+    database: AsyncEngine, fresh_infra: Infra
+) -> None:
+    """The pipeline defers the order's UPDATE into the inbox and outbox statement."""
+    await migrate(database, MIGRATIONS)
+    order_id = await _placed_order(database, fresh_infra.namespace)
+    message_id = uuid4()
+
+    async with transaction(database) as conn:
+        uow = OrdersUnitOfWork(conn, FlowContext.new())
+        uow.defers_writes = True
+        order = await uow.orders.get(order_id)
+        assert order is not None
+        order.record_deposit("pay-1", order.required_deposit_vnd, uow.now())
+        await uow.flush()
+        writes = uow.take_deferred()
+        assert len(writes) == 1
+        assert await _order_row(database, order_id) == (1, "awaiting_deposit")  # not yet sent
+        stored = await inbox.record_and_store(
+            conn,
+            consumer="orders",
+            message_id=message_id,
+            message_type="payments.deposit.received.v1",
+            outcome=None,
+            messages=[],
+            writes=writes,
+        )
+        assert stored == []
+
+    assert await _order_row(database, order_id) == (2, "deposited")
+    assert await _inbox_has(database, message_id)
+
+
+async def test_an_order_changed_underneath_is_a_conflict_and_nothing_of_the_unit_stays(
+    database: AsyncEngine, fresh_infra: Infra
+) -> None:
+    await migrate(database, MIGRATIONS)
+    order_id = await _placed_order(database, fresh_infra.namespace)
+    message_id = uuid4()
+
+    async def deposit_recorded_after_another_handling() -> None:
+        async with transaction(database) as conn:
+            uow = OrdersUnitOfWork(conn, FlowContext.new())
+            uow.defers_writes = True
+            order = await uow.orders.get(order_id)
+            assert order is not None
+            order.record_deposit("pay-1", order.required_deposit_vnd, uow.now())
+            await uow.flush()
+            async with database.begin() as other:  # another handling got there first
+                await other.execute(
+                    text("UPDATE orders SET version = version + 1 WHERE order_id = :id"),
+                    {"id": order_id},
+                )
+            await inbox.record_and_store(
+                conn,
+                consumer="orders",
+                message_id=message_id,
+                message_type="payments.deposit.received.v1",
+                outcome=None,
+                messages=[],
+                writes=uow.take_deferred(),
+            )
+
+    with pytest.raises(ConcurrencyConflict, match=f"order {order_id} changed underneath"):
+        await deposit_recorded_after_another_handling()
+    assert await _order_row(database, order_id) == (2, "awaiting_deposit")
+    assert not await _inbox_has(database, message_id)  # the inbox row was rolled back too
 
 
 # --- migration 0004 -----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from azl_contracts.common import (
 from azl_kit.aggregates import VersionedRepository
 from azl_kit.db import DriverStatement
 from azl_kit.tables import messaging_tables
-from azl_kit.uow import UnitOfWork, repository
+from azl_kit.uow import DeferredWrite, UnitOfWork, repository
 
 from .domain import HistoryEntry, Item, Order, Payment
 
@@ -275,6 +275,16 @@ class OrderRepository(VersionedRepository[Order]):
 
     async def _insert(self, order: Order, now: datetime) -> None:
         await _INSERT_ORDER.execute(self._conn, order_id=order.order_id, **_columns(order))
+
+    def _deferred_update(self, order: Order, expected_version: int, now: datetime) -> DeferredWrite:
+        arguments = _UPDATE_ORDER.arguments(
+            {
+                "b_order_id": order.order_id,
+                "b_expected_version": expected_version,
+                **_columns(order),
+            }
+        )
+        return DeferredWrite(_UPDATE_ORDER.sql, arguments, self.kind, order.order_id)
 
     async def _update(self, order: Order, expected_version: int, now: datetime) -> bool:
         status = await _UPDATE_ORDER.execute(

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from azl_contracts import Event
 
 from .errors import ConcurrencyConflict
-from .uow import UnitOfWork
+from .uow import DeferredWrite, UnitOfWork
 
 
 @dataclass(kw_only=True)
@@ -68,16 +68,33 @@ class VersionedRepository(ABC, Generic[A]):
         self._uow.track(aggregate)
         return aggregate
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        overrides = VersionedRepository.__dict__
+        if cls._written is not overrides["_written"] and (
+            cls._deferred_update is not overrides["_deferred_update"]
+        ):
+            # the row's lock, taken by the UPDATE, is what orders concurrent units of work
+            # before they write the aggregate's other rows: that UPDATE cannot come last
+            raise TypeError(f"{cls.__name__}: an aggregate with _written cannot defer its update")
+
     async def flush(self) -> None:
-        """Write new and changed aggregates; a version moved underneath is a conflict."""
+        """Write new and changed aggregates; a version moved underneath is a conflict.
+        A unit of work that defers writes gets the updates a repository can defer."""
         now = self._uow.now()
         for aggregate in self._new:
             await self._insert(aggregate, now)
         for aggregate in self._loaded:
-            if aggregate.changed and not await self._update(aggregate, aggregate.version - 1, now):
-                raise ConcurrencyConflict(
-                    f"{self.kind} {self._identity(aggregate)} changed underneath"
-                )
+            if not aggregate.changed:
+                continue
+            expected_version = aggregate.version - 1
+            if self._uow.defers_writes:
+                deferred = self._deferred_update(aggregate, expected_version, now)
+                if deferred is not None:
+                    self._uow.defer(deferred)
+                    continue
+            if not await self._update(aggregate, expected_version, now):
+                raise conflict(self.kind, self._identity(aggregate))
         for aggregate in self._new + self._loaded:
             await self._written(aggregate, now)
         self._new.clear()
@@ -94,5 +111,16 @@ class VersionedRepository(ABC, Generic[A]):
         """Write the aggregate over its row if the row is still at ``expected_version``;
         False if it is not (a conflict)."""
 
+    def _deferred_update(
+        self, aggregate: A, expected_version: int, now: datetime
+    ) -> DeferredWrite | None:
+        """The update of ``_update`` as a statement to send later, with the inbox row (see
+        ``DeferredWrite``); None (the default) runs ``_update`` at the flush."""
+        return None
+
     async def _written(self, aggregate: A, now: datetime) -> None:
         """After the rows: what else the aggregate writes (e.g. its new child rows)."""
+
+
+def conflict(kind: str, identity: object) -> ConcurrencyConflict:
+    return ConcurrencyConflict(f"{kind} {identity} changed underneath")

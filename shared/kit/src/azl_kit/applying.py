@@ -9,7 +9,7 @@ stored outcome again). What was committed is published right after the commit.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,7 +28,7 @@ from .metrics import Metrics
 from .outbox import OutboxRelay, Stored
 from .outcomes import Outcome, Rejection
 from .publisher import Publisher
-from .uow import UnitOfWork
+from .uow import DeferredWrite, UnitOfWork
 
 log = get_logger(__name__)
 
@@ -78,13 +78,16 @@ class Applier:
         try:
             async with transaction(self._engine) as conn:
                 uow = self._uow_factory(conn, flow)
+                uow.defers_writes = True  # sent with the inbox row by ``_record_once``
                 result = await decoded.route.handler(decoded.message, uow)
                 events = await outbox.collect(uow, namespace=self._namespace)
                 # a command's outcome is kept (and sent) only when a caller waits for it
                 wanted = is_command and envelope.reply_to is not None
                 outcome = self._accepted(envelope, events, result) if wanted else None
                 messages = events + self._reply_to(envelope, outcome, flow)
-                stored = await self._record_once(conn, envelope, outcome, messages)
+                stored = await self._record_once(
+                    conn, envelope, outcome, messages, uow.take_deferred()
+                )
         except _SeenBefore:
             return await self._duplicate(envelope)
         except DomainError as error:
@@ -152,8 +155,10 @@ class Applier:
         envelope: Envelope,
         outcome: CommandOutcome | None,
         messages: list[outgoing.OutgoingMessage],
+        writes: Sequence[DeferredWrite] = (),
     ) -> list[Stored]:
-        """The inbox row and the outbox rows; a message seen before rolls everything back."""
+        """The inbox row, the outbox rows and the unit of work's deferred writes; a message
+        seen before rolls everything back."""
         assert envelope.message_id is not None
         stored = await inbox.record_and_store(
             conn,
@@ -162,6 +167,7 @@ class Applier:
             message_type=envelope.message_type or "",
             outcome=None if outcome is None else outcome.model_dump_json(),
             messages=messages,
+            writes=writes,
         )
         if stored is None:
             raise _SeenBefore

@@ -73,6 +73,9 @@ _COLUMNS = (
 )
 
 
+ARRAY_PARAMETERS = len(_COLUMNS)  # how many parameters ``insert_rows_sql`` takes
+
+
 def insert_rows_sql(first_parameter: int, *, where: str = "") -> str:
     """The outbox INSERT for a batch given as one array per column, from parameter
     ``$first_parameter`` on (see ``row_arrays``): one statement, one round trip, rows in
