@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from azl_testing.infra import Infra
-from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, insert, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from azl_kit.db import DriverStatement, create_engine, ensure_database, transaction
+from azl_kit.db import DriverStatement, create_engine, driver_of, ensure_database, transaction
 
 metadata = MetaData()
 notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("body", Text))
@@ -135,6 +135,37 @@ async def test_a_unit_of_work_cancelled_while_it_begins_leaves_nothing_behind(
         committed.append(body)
 
     assert await _bodies(fresh_infra) == committed
+
+
+_SELECT_NOTE = DriverStatement(select(notes.c.body).where(notes.c.id == bindparam("id")))
+
+
+async def test_a_lazy_unit_of_work_begins_before_its_first_write(
+    engine: AsyncEngine, fresh_infra: Infra
+) -> None:
+    """A plain read runs alone; a driver write, or any SQLAlchemy statement, begins the
+    transaction first, so the unit of work stays all or nothing."""
+
+    async def failing_after(write: str) -> None:
+        async with transaction(engine, lazy=True) as conn:
+            assert await _SELECT_NOTE.fetchrow(conn, id=1) is None
+            assert not driver_of(conn).is_in_transaction()
+            if write == "driver":
+                await _INSERT_NOTE.execute(conn, id=1, body="through the driver")
+            else:
+                await conn.execute(insert(notes).values(id=1, body="through SQLAlchemy"))
+            assert driver_of(conn).is_in_transaction()
+            raise RuntimeError("the handler failed")
+
+    for write in ("driver", "sqlalchemy"):
+        with pytest.raises(RuntimeError, match="the handler failed"):
+            await failing_after(write)
+    assert await _bodies(fresh_infra) == []
+
+    async with transaction(engine, lazy=True) as conn:
+        await conn.execute(insert(notes).values(id=1, body="through SQLAlchemy"))
+        await _INSERT_NOTE.execute(conn, id=2, body="through the driver")
+    assert await _bodies(fresh_infra) == ["through SQLAlchemy", "through the driver"]
 
 
 async def test_driver_statements_refuse_to_run_outside_a_unit_of_work(

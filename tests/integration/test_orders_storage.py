@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from azl_contracts.topology import queues_of
 from azl_kit import inbox
-from azl_kit.db import create_engine, ensure_database, migrate, transaction
+from azl_kit.db import create_engine, driver_of, ensure_database, migrate, transaction
 from azl_kit.dead_letters import DeadLetters
 from azl_kit.envelope import Envelope
 from azl_kit.errors import ConcurrencyConflict
@@ -172,15 +172,16 @@ async def _inbox_has(engine: AsyncEngine, message_id: UUID) -> bool:
         return await inbox.seen(conn, consumer="orders", message_id=message_id)
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["begun", "alone"])
 async def test_an_order_update_goes_with_the_inbox_row_and_commits_with_it(
-    database: AsyncEngine, fresh_infra: Infra
+    database: AsyncEngine, fresh_infra: Infra, lazy: bool
 ) -> None:
     """The pipeline defers the order's UPDATE into the inbox and outbox statement."""
     await migrate(database, MIGRATIONS)
     order_id = await _placed_order(database, fresh_infra.namespace)
     message_id = uuid4()
 
-    async with transaction(database) as conn:
+    async with transaction(database, lazy=lazy) as conn:
         uow = OrdersUnitOfWork(conn, FlowContext.new())
         uow.defers_writes = True
         order = await uow.orders.get(order_id)
@@ -188,6 +189,7 @@ async def test_an_order_update_goes_with_the_inbox_row_and_commits_with_it(
         order.record_deposit("pay-1", order.required_deposit_vnd, uow.now())
         await uow.flush()
         writes = uow.take_deferred()
+        assert driver_of(conn).is_in_transaction() is not lazy  # a lazy one read alone
         assert len(writes) == 1
         assert await _order_row(database, order_id) == (1, "awaiting_deposit")  # not yet sent
         stored = await inbox.record_and_store(
@@ -205,15 +207,16 @@ async def test_an_order_update_goes_with_the_inbox_row_and_commits_with_it(
     assert await _inbox_has(database, message_id)
 
 
+@pytest.mark.parametrize("lazy", [False, True], ids=["begun", "alone"])
 async def test_an_order_changed_underneath_is_a_conflict_and_nothing_of_the_unit_stays(
-    database: AsyncEngine, fresh_infra: Infra
+    database: AsyncEngine, fresh_infra: Infra, lazy: bool
 ) -> None:
     await migrate(database, MIGRATIONS)
     order_id = await _placed_order(database, fresh_infra.namespace)
     message_id = uuid4()
 
     async def deposit_recorded_after_another_handling() -> None:
-        async with transaction(database) as conn:
+        async with transaction(database, lazy=lazy) as conn:
             uow = OrdersUnitOfWork(conn, FlowContext.new())
             uow.defers_writes = True
             order = await uow.orders.get(order_id)
@@ -239,6 +242,38 @@ async def test_an_order_changed_underneath_is_a_conflict_and_nothing_of_the_unit
         await deposit_recorded_after_another_handling()
     assert await _order_row(database, order_id) == (2, "awaiting_deposit")
     assert not await _inbox_has(database, message_id)  # the inbox row was rolled back too
+
+
+async def test_a_message_seen_before_changes_nothing_also_when_its_statement_runs_alone(
+    database: AsyncEngine, fresh_infra: Infra
+) -> None:
+    """Alone (no BEGIN), the inbox statement refuses with an error and so undoes the update
+    it carries: the order stays as the first handling left it."""
+    await migrate(database, MIGRATIONS)
+    order_id = await _placed_order(database, fresh_infra.namespace)
+    message_id = uuid4()
+
+    async def record_deposit(payment_id: str) -> list[Stored] | None:
+        async with transaction(database, lazy=True) as conn:
+            uow = OrdersUnitOfWork(conn, FlowContext.new())
+            uow.defers_writes = True
+            order = await uow.orders.get(order_id)
+            assert order is not None
+            order.record_deposit(payment_id, order.required_deposit_vnd, uow.now())
+            await uow.flush()
+            return await inbox.record_and_store(
+                conn,
+                consumer="orders",
+                message_id=message_id,
+                message_type="payments.deposit.received.v1",
+                outcome=None,
+                messages=[],
+                writes=uow.take_deferred(),
+            )
+
+    assert await record_deposit("pay-1") == []
+    assert await record_deposit("pay-2") is None  # the same message again
+    assert await _order_row(database, order_id) == (2, "deposited")
 
 
 # --- migration 0004 -----------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class Applier:
         is_command = decoded.route.kind is MessageKind.COMMAND
         flow = envelope.flow()
         try:
-            async with transaction(self._engine) as conn:
+            async with transaction(self._engine, lazy=True) as conn:
                 uow = self._uow_factory(conn, flow)
                 uow.defers_writes = True  # sent with the inbox row by ``_record_once``
                 result = await decoded.route.handler(decoded.message, uow)

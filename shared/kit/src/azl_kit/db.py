@@ -7,9 +7,9 @@ Migrations run under a PostgreSQL advisory lock, so several instances starting t
 A unit of work's transaction is begun and ended on the asyncpg connection itself, beneath a
 SQLAlchemy connection in autocommit mode: every statement — SQLAlchemy Core through
 ``connection`` or plain SQL on ``driver`` — runs in that one transaction. The per-message
-statements (inbox, outbox, an aggregate's row) go to the driver directly: SQLAlchemy's
-async execution path costs several times what asyncpg itself does per statement, and on
-the message path that was the largest share of a service's CPU.
+statements (inbox, outbox, an aggregate's row) go to the driver directly (``reading``,
+``writing``): SQLAlchemy's async execution path costs several times what asyncpg itself
+does per statement, and on the message path that was the largest share of a service's CPU.
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from typing import Any
 import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Select, event, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import await_only
 
 from . import tracing
 from .logging import get_logger
@@ -92,15 +93,25 @@ def _upgrade_to_head(connection: Connection, script_location: Path) -> None:
 
 class transaction:  # noqa: N801 — used as ``async with transaction(engine)``, like a function
     """A connection whose every statement runs in one transaction, committed when the block
-    ends and rolled back when it raises. Its asyncpg connection is ``driver(conn)``.
+    ends and rolled back when it raises. Its asyncpg connection is ``writing(conn)``.
+
+    ``lazy`` (the pipeline's units of work) sends the BEGIN only before the first statement
+    that needs it: a plain SELECT of a driver statement runs before it, on its own, and a
+    unit of work that then writes only with its inbox statement (an aggregate's update
+    deferred into it, ``inbox.record_and_store``) is that one atomic statement, with no
+    BEGIN and no COMMIT: two round trips fewer. Any SQLAlchemy statement, and any driver
+    statement that writes or locks, begins the transaction first.
 
     A class rather than ``@asynccontextmanager``: every message runs one, and the
     generator-based form costs a generator and its frames per message on top."""
 
-    __slots__ = ("_conn", "_driver", "_engine", "_span", "_transaction")
+    __slots__ = ("_broken", "_conn", "_driver", "_engine", "_lazy", "_span", "_transaction")
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, lazy: bool = False) -> None:
         self._engine = engine
+        self._lazy = lazy
+        self._transaction: Any = None
+        self._broken = False
 
     async def __aenter__(self) -> AsyncConnection:
         self._conn = conn = await _autocommit(self._engine).connect().start()
@@ -109,17 +120,32 @@ class transaction:  # noqa: N801 — used as ``async with transaction(engine)``,
         self._driver = raw = driver_of(conn)
         self._span = tracing.transaction()
         self._span.__enter__()
-        self._transaction = raw.transaction()
+        if self._lazy:
+            _PENDING[id(raw)] = self
+            return conn
         try:
-            await self._transaction.__aenter__()
+            await self.begin()
         except BaseException as error:
+            await self._release(error)
+            raise
+        return conn
+
+    @property
+    def begun(self) -> bool:
+        return self._transaction is not None
+
+    async def begin(self) -> None:
+        transaction = self._driver.transaction()
+        try:
+            await transaction.__aenter__()
+        except BaseException:
             # A BEGIN cut short (cancelled, failed) leaves asyncpg holding it as the
             # connection's open transaction, and the server may still run it after the
             # cancellation: the next unit of work on that connection would become a
             # savepoint inside it, "commit" without committing, and publish its events.
-            await self._release(error, broken=True)
+            self._broken = True
             raise
-        return conn
+        self._transaction = transaction
 
     async def __aexit__(
         self,
@@ -127,14 +153,15 @@ class transaction:  # noqa: N801 — used as ``async with transaction(engine)``,
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            await self._transaction.__aexit__(kind, error, traceback)
-        except BaseException as failed:
-            await self._release(failed)
-            raise
+        if self._transaction is not None:
+            try:
+                await self._transaction.__aexit__(kind, error, traceback)
+            except BaseException as failed:
+                await self._release(failed)
+                raise
         await self._release(error)
 
-    async def _release(self, error: BaseException | None, *, broken: bool = False) -> None:
+    async def _release(self, error: BaseException | None) -> None:
         """Give the connection back; one that failed under the driver, was cut off by a
         cancellation, or still holds a transaction (cancelled mid-commit), must never serve
         another unit of work: SQLAlchemy resets nothing on an autocommit connection it
@@ -144,20 +171,38 @@ class transaction:  # noqa: N801 — used as ``async with transaction(engine)``,
         else:
             self._span.__exit__(type(error), error, error.__traceback__)
         raw, conn = self._driver, self._conn
+        _PENDING.pop(id(raw), None)
         cut_off = error is not None and (connection_lost(error) or _cancellation(error))
         try:
-            if broken or cut_off or raw.is_closed() or raw.is_in_transaction():
+            if self._broken or cut_off or raw.is_closed() or raw.is_in_transaction():
                 await conn.invalidate()
         finally:
             await asyncio.shield(conn.close())  # as SQLAlchemy's own ``async with`` does
+
+
+# The lazy units of work whose BEGIN is not sent yet, by their asyncpg connection's id.
+_PENDING: dict[int, transaction] = {}
+
+
+def _begin_before_sqlalchemy(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> None:
+    """SQLAlchemy is about to run a statement (inside its greenlet): a lazy unit of work on
+    this connection begins its transaction first."""
+    pending = _PENDING.get(id(conn.connection.driver_connection))
+    if pending is not None and not pending.begun:
+        await_only(pending.begin())
 
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
 def _autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """The engine's pool, with SQLAlchemy beginning no transaction of its own."""
+    """The engine's pool, with SQLAlchemy beginning no transaction of its own, and a lazy
+    unit of work's transaction begun before any SQLAlchemy statement."""
     if engine not in _AUTOCOMMIT:
+        if isinstance(engine, AsyncEngine):  # not a stand-in that never connects
+            event.listen(engine.sync_engine, "before_cursor_execute", _begin_before_sqlalchemy)
         _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
     return _AUTOCOMMIT[engine]
 
@@ -168,12 +213,38 @@ def driver_of(conn: AsyncConnection) -> Any:
     return conn.sync_connection.connection.driver_connection
 
 
-def driver(conn: AsyncConnection) -> Any:
-    """The asyncpg connection beneath ``conn``, inside the transaction of ``transaction``."""
+def reading(conn: AsyncConnection) -> Any:
+    """The asyncpg connection beneath ``conn``, for a plain read: inside the transaction of
+    ``transaction``, or before a lazy one begins."""
     raw: Any = driver_of(conn)
-    if not raw.is_in_transaction():
+    if not raw.is_in_transaction() and id(raw) not in _PENDING:
         raise RuntimeError("driver statements run only inside azl_kit.db.transaction()")
     return raw
+
+
+async def writing(conn: AsyncConnection) -> Any:
+    """The asyncpg connection beneath ``conn``, inside the transaction of ``transaction``
+    (a lazy one begins now)."""
+    raw: Any = driver_of(conn)
+    pending = _PENDING.get(id(raw))
+    if pending is not None and not pending.begun:
+        await pending.begin()
+    elif not raw.is_in_transaction():
+        raise RuntimeError("driver statements run only inside azl_kit.db.transaction()")
+    return raw
+
+
+def alone(conn: AsyncConnection) -> tuple[Any, bool]:
+    """The asyncpg connection beneath ``conn`` for a unit of work's last statement, and
+    whether that statement runs alone (a lazy unit of work that did not begin): it must then
+    be atomic on its own, and refuse with an error rather than commit half of it."""
+    raw: Any = driver_of(conn)
+    pending = _PENDING.get(id(raw))
+    if pending is not None and not pending.begun:
+        return raw, True
+    if not raw.is_in_transaction():
+        raise RuntimeError("driver statements run only inside azl_kit.db.transaction()")
+    return raw, False
 
 
 def _cancellation(error: BaseException) -> bool:
@@ -201,13 +272,17 @@ class DriverStatement:
         assert isinstance(compiled, SQLCompiler)
         self.sql = str(compiled)
         self._names = tuple(compiled.positiontup or ())
+        # a plain SELECT needs no transaction begun (see ``transaction``'s ``lazy``)
+        self.reads = isinstance(statement, Select) and statement._for_update_arg is None
 
     def arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
         return [parameters[name] for name in self._names]
 
     async def fetchrow(self, conn: AsyncConnection, **parameters: Any) -> Any:
-        return await driver(conn).fetchrow(self.sql, *self.arguments(parameters))
+        raw = reading(conn) if self.reads else await writing(conn)
+        return await raw.fetchrow(self.sql, *self.arguments(parameters))
 
     async def execute(self, conn: AsyncConnection, **parameters: Any) -> str:
-        status: str = await driver(conn).execute(self.sql, *self.arguments(parameters))
+        raw = reading(conn) if self.reads else await writing(conn)
+        status: str = await raw.execute(self.sql, *self.arguments(parameters))
         return status

@@ -28,7 +28,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import broker, tracing
-from .db import driver
+from .db import writing
 from .logging import get_logger
 from .metrics import Metrics
 from .outgoing import OutgoingMessage, routed
@@ -129,7 +129,7 @@ async def store(conn: AsyncConnection, messages: Sequence[OutgoingMessage]) -> l
     """Store messages in the outbox within ``conn``'s transaction."""
     if not messages:
         return []
-    rows = await driver(conn).fetch(_STORE, *row_arrays(messages))
+    rows = await (await writing(conn)).fetch(_STORE, *row_arrays(messages))
     return stored_rows([row[0] for row in rows], messages)
 
 
