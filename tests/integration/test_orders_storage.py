@@ -21,7 +21,7 @@ from alembic.config import Config
 from azl_testing import builders
 from azl_testing.infra import Infra
 from sqlalchemy import Connection, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from azl_contracts.topology import queues_of
 from azl_kit import inbox
@@ -35,6 +35,7 @@ from azl_kit.outbox import OutboxRelay, Stored
 from azl_kit.pipeline import MessagePipeline
 from azl_kit.publisher import Publisher
 from azl_kit.retry import RetryPolicy
+from azl_kit.uow import DeferredWrite
 from orders import handlers
 from orders.app import MIGRATIONS
 from orders.storage import OrdersUnitOfWork, orders_table
@@ -172,6 +173,34 @@ async def _inbox_has(engine: AsyncEngine, message_id: UUID) -> bool:
         return await inbox.seen(conn, consumer="orders", message_id=message_id)
 
 
+async def _deposit_deferred(
+    conn: AsyncConnection, order_id: UUID, payment_id: str
+) -> list[DeferredWrite]:
+    """A deposit recorded on the order in a unit of work that defers its writes: the
+    order's UPDATE, not sent yet."""
+    uow = OrdersUnitOfWork(conn, FlowContext.new())
+    uow.defers_writes = True
+    order = await uow.orders.get(order_id)
+    assert order is not None
+    order.record_deposit(payment_id, order.required_deposit_vnd, uow.now())
+    await uow.flush()
+    return uow.take_deferred()
+
+
+async def _record(
+    conn: AsyncConnection, message_id: UUID, writes: list[DeferredWrite]
+) -> list[Stored] | None:
+    return await inbox.record_and_store(
+        conn,
+        consumer="orders",
+        message_id=message_id,
+        message_type="payments.deposit.received.v1",
+        outcome=None,
+        messages=[],
+        writes=writes,
+    )
+
+
 @pytest.mark.parametrize("lazy", [False, True], ids=["begun", "alone"])
 async def test_an_order_update_goes_with_the_inbox_row_and_commits_with_it(
     database: AsyncEngine, fresh_infra: Infra, lazy: bool
@@ -182,26 +211,11 @@ async def test_an_order_update_goes_with_the_inbox_row_and_commits_with_it(
     message_id = uuid4()
 
     async with transaction(database, lazy=lazy) as conn:
-        uow = OrdersUnitOfWork(conn, FlowContext.new())
-        uow.defers_writes = True
-        order = await uow.orders.get(order_id)
-        assert order is not None
-        order.record_deposit("pay-1", order.required_deposit_vnd, uow.now())
-        await uow.flush()
-        writes = uow.take_deferred()
+        writes = await _deposit_deferred(conn, order_id, "pay-1")
         assert driver_of(conn).is_in_transaction() is not lazy  # a lazy one read alone
         assert len(writes) == 1
         assert await _order_row(database, order_id) == (1, "awaiting_deposit")  # not yet sent
-        stored = await inbox.record_and_store(
-            conn,
-            consumer="orders",
-            message_id=message_id,
-            message_type="payments.deposit.received.v1",
-            outcome=None,
-            messages=[],
-            writes=writes,
-        )
-        assert stored == []
+        assert await _record(conn, message_id, writes) == []
 
     assert await _order_row(database, order_id) == (2, "deposited")
     assert await _inbox_has(database, message_id)
@@ -217,26 +231,13 @@ async def test_an_order_changed_underneath_is_a_conflict_and_nothing_of_the_unit
 
     async def deposit_recorded_after_another_handling() -> None:
         async with transaction(database, lazy=lazy) as conn:
-            uow = OrdersUnitOfWork(conn, FlowContext.new())
-            uow.defers_writes = True
-            order = await uow.orders.get(order_id)
-            assert order is not None
-            order.record_deposit("pay-1", order.required_deposit_vnd, uow.now())
-            await uow.flush()
+            writes = await _deposit_deferred(conn, order_id, "pay-1")
             async with database.begin() as other:  # another handling got there first
                 await other.execute(
                     text("UPDATE orders SET version = version + 1 WHERE order_id = :id"),
                     {"id": order_id},
                 )
-            await inbox.record_and_store(
-                conn,
-                consumer="orders",
-                message_id=message_id,
-                message_type="payments.deposit.received.v1",
-                outcome=None,
-                messages=[],
-                writes=uow.take_deferred(),
-            )
+            await _record(conn, message_id, writes)
 
     with pytest.raises(ConcurrencyConflict, match=f"order {order_id} changed underneath"):
         await deposit_recorded_after_another_handling()
@@ -255,20 +256,8 @@ async def test_a_message_seen_before_changes_nothing_also_when_its_statement_run
 
     async def record_deposit(payment_id: str) -> list[Stored] | None:
         async with transaction(database, lazy=True) as conn:
-            uow = OrdersUnitOfWork(conn, FlowContext.new())
-            uow.defers_writes = True
-            order = await uow.orders.get(order_id)
-            assert order is not None
-            order.record_deposit(payment_id, order.required_deposit_vnd, uow.now())
-            await uow.flush()
-            return await inbox.record_and_store(
-                conn,
-                consumer="orders",
-                message_id=message_id,
-                message_type="payments.deposit.received.v1",
-                outcome=None,
-                messages=[],
-                writes=uow.take_deferred(),
+            return await _record(
+                conn, message_id, await _deposit_deferred(conn, order_id, payment_id)
             )
 
     assert await record_deposit("pay-1") == []
